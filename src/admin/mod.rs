@@ -1,0 +1,7 @@
+//! The admin JSON API under `/api/v1` (described in `static/openapi.json`).
+//!
+//! Authorization lives in the [`auth::AdminAuth`] extractor: a handler that takes it cannot
+//! run without a valid bearer token, compared in constant time.
+
+pub mod auth;
+pub mod routes;

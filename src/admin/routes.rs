@@ -1,0 +1,282 @@
+//! `/api/v1` handlers: extract, authorize (AdminAuth), call the repository, map.
+
+use actix_web::{web, HttpResponse};
+use serde::{Deserialize, Serialize};
+
+use super::auth::AdminAuth;
+use crate::error::Error;
+use crate::session::{store as sessions, ClientInfo, LoginMethod, Session};
+use crate::state::AppState;
+use crate::tenant::repo::{self as tenants, NewTenant, TenantUpdate};
+use crate::tenant::Tenant;
+use crate::user::repo::{self as users, NewUser, UserUpdate};
+use crate::user::{User, UserStatus};
+use crate::web::error::ApiError;
+
+const OPENAPI: &str = include_str!("../../static/openapi.json");
+const MAX_PAGE: usize = 500;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::scope("/api/v1")
+            .route("/openapi.json", web::get().to(get_openapi))
+            .route("/tenants", web::get().to(list_tenants))
+            .route("/tenants", web::post().to(post_tenant))
+            .route("/tenants/{tenant_id}", web::get().to(get_tenant))
+            .route("/tenants/{tenant_id}", web::patch().to(patch_tenant))
+            .route("/tenants/{tenant_id}", web::delete().to(delete_tenant))
+            .route("/tenants/{tenant_id}/domains", web::post().to(post_domain))
+            .route("/tenants/{tenant_id}/domains/{domain}", web::delete().to(delete_domain))
+            .route("/tenants/{tenant_id}/users", web::get().to(list_users))
+            .route("/tenants/{tenant_id}/users", web::post().to(post_user))
+            .route("/tenants/{tenant_id}/users/{user_id}", web::get().to(get_user))
+            .route("/tenants/{tenant_id}/users/{user_id}", web::patch().to(patch_user))
+            .route("/tenants/{tenant_id}/users/{user_id}", web::delete().to(delete_user))
+            .route("/tenants/{tenant_id}/users/{user_id}/sessions", web::get().to(list_sessions))
+            .route("/tenants/{tenant_id}/users/{user_id}/sessions", web::post().to(post_session))
+            .route("/tenants/{tenant_id}/users/{user_id}/sessions", web::delete().to(delete_user_sessions))
+            .route("/sessions/{session_id}", web::delete().to(delete_session))
+            .route("/signing-keys", web::get().to(get_signing_keys))
+            .route("/signing-keys/rotate", web::post().to(post_rotate_key)),
+    );
+}
+
+type ApiResult = Result<HttpResponse, ApiError>;
+
+#[derive(Deserialize)]
+struct Page {
+    #[serde(default)]
+    offset: usize,
+    limit: Option<usize>,
+}
+
+impl Page {
+    fn limit(&self) -> usize {
+        self.limit.unwrap_or(100).clamp(1, MAX_PAGE)
+    }
+}
+
+#[derive(Serialize)]
+struct Listing<T> {
+    items: Vec<T>,
+    total: usize,
+    offset: usize,
+}
+
+/// A user as the API shows it: never the password hash.
+#[derive(Serialize)]
+struct UserResponse {
+    id: String,
+    tenant_id: String,
+    email: String,
+    display_name: Option<String>,
+    groups: Vec<String>,
+    status: UserStatus,
+    has_password: bool,
+    #[serde(with = "time::serde::rfc3339")]
+    created_at: time::OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    updated_at: time::OffsetDateTime,
+}
+
+impl From<User> for UserResponse {
+    fn from(u: User) -> Self {
+        Self {
+            has_password: u.password_hash.is_some(),
+            id: u.id,
+            tenant_id: u.tenant_id,
+            email: u.email,
+            display_name: u.display_name,
+            groups: u.groups,
+            status: u.status,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+async fn get_openapi() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+}
+
+async fn list_tenants(_: AdminAuth, page: web::Query<Page>, state: web::Data<AppState>) -> ApiResult {
+    let (items, total) = tenants::list(&*state.store, page.offset, page.limit()).await?;
+    Ok(HttpResponse::Ok().json(Listing { items, total, offset: page.offset }))
+}
+
+async fn post_tenant(_: AdminAuth, body: web::Json<NewTenant>, state: web::Data<AppState>) -> ApiResult {
+    let tenant = tenants::create(&*state.store, &*state.clock, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(tenant))
+}
+
+async fn get_tenant(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(tenants::require(&*state.store, &id).await?))
+}
+
+async fn patch_tenant(
+    _: AdminAuth,
+    id: web::Path<String>,
+    body: web::Json<TenantUpdate>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let tenant = tenants::update(&*state.store, &*state.clock, &id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(tenant))
+}
+
+async fn delete_tenant(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    tenants::delete(&*state.store, &id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DomainBody {
+    domain: String,
+}
+
+async fn post_domain(
+    _: AdminAuth,
+    id: web::Path<String>,
+    body: web::Json<DomainBody>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let tenant = tenants::require(&*state.store, &id).await?;
+    let mut secondary = tenant.secondary_domains.clone();
+    secondary.push(body.into_inner().domain);
+    let change = TenantUpdate { secondary_domains: Some(secondary), ..Default::default() };
+    let updated: Tenant = tenants::update(&*state.store, &*state.clock, &id, change).await?;
+    Ok(HttpResponse::Created().json(updated))
+}
+
+async fn delete_domain(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let (id, domain) = path.into_inner();
+    let domain = crate::tenant::domain::normalize_domain(&domain)
+        .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
+    let tenant = tenants::require(&*state.store, &id).await?;
+    if tenant.primary_domain == domain {
+        return Err(ApiError::invalid("domain", "the primary domain cannot be removed; make another domain primary first"));
+    }
+    if !tenant.secondary_domains.contains(&domain) {
+        return Err(ApiError(Error::NotFound("domain")));
+    }
+    let remaining = tenant.secondary_domains.into_iter().filter(|d| *d != domain).collect();
+    let change = TenantUpdate { secondary_domains: Some(remaining), ..Default::default() };
+    tenants::update(&*state.store, &*state.clock, &id, change).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_users(
+    _: AdminAuth,
+    id: web::Path<String>,
+    page: web::Query<Page>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    tenants::require(&*state.store, &id).await?;
+    let (items, total) = users::list(&*state.store, &id, page.offset, page.limit()).await?;
+    let items: Vec<UserResponse> = items.into_iter().map(Into::into).collect();
+    Ok(HttpResponse::Ok().json(Listing { items, total, offset: page.offset }))
+}
+
+async fn post_user(
+    _: AdminAuth,
+    id: web::Path<String>,
+    body: web::Json<NewUser>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let tenant = tenants::require(&*state.store, &id).await?;
+    let user = users::create(&*state.store, &*state.clock, &tenant, body.into_inner()).await?;
+    Ok(HttpResponse::Created().json(UserResponse::from(user)))
+}
+
+async fn get_user(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+    let (tenant_id, user_id) = path.into_inner();
+    let user = users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+async fn patch_user(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    body: web::Json<UserUpdate>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let (tenant_id, user_id) = path.into_inner();
+    let user = users::update(&*state.store, &*state.clock, &tenant_id, &user_id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(UserResponse::from(user)))
+}
+
+async fn delete_user(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+    let (tenant_id, user_id) = path.into_inner();
+    users::delete(&*state.store, &tenant_id, &user_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+async fn list_sessions(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+    let (tenant_id, user_id) = path.into_inner();
+    users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
+    let items: Vec<Session> = sessions::list_for_user(&*state.store, &user_id).await?;
+    let total = items.len();
+    Ok(HttpResponse::Ok().json(Listing { items, total, offset: 0 }))
+}
+
+#[derive(Serialize)]
+struct IssuedSessionResponse {
+    session_id: String,
+    token: String,
+    #[serde(with = "time::serde::rfc3339")]
+    expires_at: time::OffsetDateTime,
+}
+
+/// Mints a session for a user (service accounts, support, benchmarks). Same rules as a
+/// login: refused for users who are not active.
+async fn post_session(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+    let (tenant_id, user_id) = path.into_inner();
+    let user = users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
+    if !user.is_active() {
+        return Err(ApiError::invalid("user_id", "the user is not active"));
+    }
+    let issued = state
+        .sessions
+        .issue(&user, LoginMethod::Password, ClientInfo { ip: None, user_agent: Some("admin-api".into()) })
+        .await?;
+    Ok(HttpResponse::Created().json(IssuedSessionResponse {
+        session_id: issued.session.id,
+        token: issued.token,
+        expires_at: issued.session.expires_at,
+    }))
+}
+
+async fn delete_user_sessions(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+    let (tenant_id, user_id) = path.into_inner();
+    users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
+    let ended = sessions::revoke_all_for_user(&*state.store, &user_id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "ended": ended })))
+}
+
+async fn delete_session(_: AdminAuth, sid: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    if state.sessions.revoke(&sid).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError(Error::NotFound("session")))
+    }
+}
+
+async fn get_signing_keys(_: AdminAuth, state: web::Data<AppState>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "active_kid": state.sessions.keys().active_kid(),
+        "jwks": &*state.sessions.keys().jwks(),
+    })))
+}
+
+async fn post_rotate_key(_: AdminAuth, state: web::Data<AppState>) -> ApiResult {
+    let kid = state
+        .sessions
+        .keys()
+        .rotate(&*state.store, &*state.clock, state.sessions.lifetime())
+        .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "active_kid": kid })))
+}

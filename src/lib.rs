@@ -1,0 +1,141 @@
+//! Gatehouse: a multi-tenant SSO gateway.
+//!
+//! Layout: `config` (settings), `store` (persistence backends), `tenant` and `user`
+//! (the directory), `session` (records, JWTs, the verification cache), `login` (password
+//! sign-in), `forward_auth` (reverse-proxy checks), `admin` (JSON API), `web` (HTTP edge).
+//! Only `web` and the `*/routes.rs` files depend on actix-web.
+
+pub mod admin;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod forward_auth;
+pub mod login;
+pub mod metrics;
+pub mod random;
+pub mod redirect;
+pub mod session;
+pub mod state;
+pub mod store;
+pub mod tenant;
+pub mod user;
+pub mod web;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
+use actix_web::{web as aweb, App, HttpRequest, HttpServer, ResponseError};
+
+use clock::SharedClock;
+use config::{Config, StoreConfig};
+use error::Error;
+use state::AppState;
+use store::Store;
+use web::error::{ApiError, PageError};
+
+const JSON_LIMIT: usize = 64 * 1024;
+const FORM_LIMIT: usize = 16 * 1024;
+
+/// Opens the configured store backend.
+pub fn open_store(config: &Config, clock: SharedClock) -> Result<Arc<dyn Store>, store::StoreError> {
+    Ok(match &config.store {
+        StoreConfig::Embedded { path } => {
+            let s = Arc::new(store::embedded::EmbeddedStore::open(path, clock)?);
+            store::embedded::spawn_sweeper(s.clone(), Duration::from_secs(60));
+            s
+        }
+        StoreConfig::Redis { url, key_prefix, pool_size } => {
+            Arc::new(store::redis::RedisStore::connect(url, key_prefix, *pool_size)?)
+        }
+    })
+}
+
+/// Builds everything handlers need: upserts declared tenants and loads signing keys.
+pub async fn build_state(config: Config, store: Arc<dyn Store>, clock: SharedClock) -> Result<AppState, Error> {
+    let declared = tenant::repo::upsert_declared(&*store, &*clock, &config.tenants).await?;
+    if declared > 0 {
+        tracing::info!(count = declared, "declared tenants upserted");
+    }
+    let issuer = config.base_url.as_str().trim_end_matches('/').to_owned();
+    let sessions = session::Sessions::start(store.clone(), clock.clone(), issuer, config.session_lifetime).await?;
+    Ok(AppState {
+        config: Arc::new(config),
+        store,
+        clock,
+        sessions,
+        metrics: metrics::Metrics::new(),
+    })
+}
+
+/// Extractor failures become the same error shapes as handler failures: JSON under the
+/// API prefixes, a page elsewhere.
+fn extractor_error(req: &HttpRequest, field: &str, detail: String) -> actix_web::Error {
+    let path = req.path();
+    if path.starts_with("/api/") || path.starts_with("/scim/") {
+        let err = ApiError::invalid(field, detail);
+        actix_web::error::InternalError::from_response(err.to_string(), err.error_response()).into()
+    } else {
+        let page = PageError::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "Please check what you entered",
+            "The form was incomplete or too large.",
+            "Go back, fill in every field, and try again.",
+        )
+        .with_cause(detail);
+        actix_web::error::InternalError::from_response(page.to_string(), page.error_response()).into()
+    }
+}
+
+pub fn build_app(
+    state: AppState,
+) -> App<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    App::new()
+        .app_data(aweb::Data::new(state))
+        .app_data(
+            aweb::JsonConfig::default()
+                .limit(JSON_LIMIT)
+                .error_handler(|e, req| extractor_error(req, "body", e.to_string())),
+        )
+        .app_data(
+            aweb::FormConfig::default()
+                .limit(FORM_LIMIT)
+                .error_handler(|e, req| extractor_error(req, "form", e.to_string())),
+        )
+        .app_data(aweb::QueryConfig::default().error_handler(|e, req| extractor_error(req, "query", e.to_string())))
+        .app_data(aweb::PathConfig::default().error_handler(|e, req| extractor_error(req, "path", e.to_string())))
+        .app_data(aweb::PayloadConfig::default().limit(JSON_LIMIT))
+        .configure(web::configure)
+        .default_service(aweb::to(web::ops::not_found))
+        .wrap(from_fn(web::middleware::security_headers))
+        .wrap(from_fn(web::middleware::record_metrics))
+}
+
+/// Starts serving on `listener` (TLS when configured). The returned server is running;
+/// await it, or stop it through its handle.
+pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    let tls = match &state.config.tls {
+        Some((cert, key)) => Some(web::tls::server_config(cert, key)?),
+        None => None,
+    };
+    let app_state = state.clone();
+    let server = HttpServer::new(move || build_app(app_state.clone()))
+        .shutdown_timeout(10)
+        .client_request_timeout(Duration::from_secs(10));
+    let server = match tls {
+        Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
+        None => server.listen(listener)?,
+    };
+    Ok(server.run())
+}

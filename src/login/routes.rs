@@ -1,0 +1,347 @@
+//! Browser routes: `/login`, `/login/password`, `/login/sso`, `/logout`, and the signed-in
+//! landing page `/`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{csrf, password_login, PasswordOutcome};
+use crate::error::Error;
+use crate::redirect::safe_return_to;
+use crate::session::LoginMethod;
+use crate::state::AppState;
+use crate::tenant::domain::domain_from_input;
+use crate::tenant::repo as tenants;
+use crate::web::cookies;
+use crate::web::error::PageError;
+use crate::web::extract::{client_info, client_ip, session_token};
+
+const GENERIC_FAILURE: &str = "That email and password do not match an account. Check both and try again.";
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/", web::get().to(get_home))
+        .route("/login", web::get().to(get_login))
+        .route("/login/password", web::post().to(post_password))
+        .route("/login/sso", web::get().to(get_sso))
+        .route("/login/sso", web::post().to(post_sso))
+        .route("/logout", web::get().to(get_logout))
+        .route("/logout", web::post().to(post_logout));
+}
+
+#[derive(Template)]
+#[template(path = "login/login.html")]
+struct LoginPage {
+    csrf_token: String,
+    return_to: String,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+}
+
+#[derive(Template)]
+#[template(path = "login/sso_only.html")]
+struct SsoOnlyPage {
+    tenant_name: String,
+    domain: String,
+    sso_href: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/home.html")]
+struct HomePage {
+    email: String,
+    tenant_name: String,
+    method: String,
+    expires: String,
+    csrf_token: String,
+}
+
+#[derive(Template)]
+#[template(path = "account/signed_out.html")]
+struct SignedOutPage;
+
+fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
+    let body = page
+        .render()
+        .map_err(|e| PageError::from(Error::Internal(format!("template: {e}"))))?;
+    Ok(HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(body))
+}
+
+/// The CSRF value for this browser: the existing cookie's, or a fresh one to set.
+fn csrf_for(req: &HttpRequest) -> (String, bool) {
+    match req.cookie(cookies::CSRF_COOKIE) {
+        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
+        _ => (csrf::new_token(), true),
+    }
+}
+
+fn check_csrf(req: &HttpRequest, form_token: &str) -> Result<(), PageError> {
+    let cookie = req.cookie(cookies::CSRF_COOKIE);
+    if csrf::tokens_match(cookie.as_ref().map(|c| c.value()), form_token) {
+        Ok(())
+    } else {
+        Err(PageError::new(
+            StatusCode::FORBIDDEN,
+            "This form has expired",
+            "The page you submitted was too old or was opened in another browser, so it was not accepted.",
+            "Go back to the sign-in page, reload it, and try again.",
+        ))
+    }
+}
+
+fn allowed_return(state: &AppState, raw: Option<&str>) -> Option<String> {
+    raw.and_then(|r| safe_return_to(r, &state.config.base_url, &state.config.allowed_return_hosts))
+}
+
+fn render_login(
+    req: &HttpRequest,
+    state: &AppState,
+    status: StatusCode,
+    return_to: Option<String>,
+    email: String,
+    error: Option<String>,
+    notice: Option<String>,
+) -> Result<HttpResponse, PageError> {
+    let (token, fresh) = csrf_for(req);
+    let page = LoginPage {
+        csrf_token: token.clone(),
+        return_to: return_to.unwrap_or_default(),
+        email,
+        error,
+        notice,
+    };
+    let mut resp = html(status, &page)?;
+    if fresh {
+        resp.add_cookie(&cookies::csrf(&state.config, token))
+            .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
+}
+
+async fn get_login(
+    req: HttpRequest,
+    query: web::Query<LoginQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let return_to = allowed_return(&state, query.return_to.as_deref());
+    // Already signed in and sent here by a proxy: go straight back.
+    if let (Some(target), Some(token)) = (&return_to, session_token(&req, &state.config.cookie_name)) {
+        if state.sessions.authenticate(&token).await.is_ok() {
+            return Ok(see_other(target));
+        }
+    }
+    let notice = query
+        .return_to
+        .as_ref()
+        .filter(|_| return_to.is_none())
+        .map(|_| "The page that sent you here is not on the list of allowed destinations, so you will land on your account page after signing in.".to_owned());
+    render_login(&req, &state, StatusCode::OK, return_to, String::new(), None, notice)
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    email: String,
+    password: String,
+    csrf_token: String,
+    #[serde(default)]
+    return_to: String,
+}
+
+async fn post_password(
+    req: HttpRequest,
+    form: web::Form<PasswordForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &form.csrf_token)?;
+    let return_to = allowed_return(&state, Some(&form.return_to));
+    let client = client_ip(&req, &state.config).map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let outcome = password_login(&*state.store, &state.config, &client, &form.email, &form.password).await;
+    match outcome {
+        Ok(PasswordOutcome::SignedIn(user)) => {
+            let issued = state
+                .sessions
+                .issue(&user, LoginMethod::Password, client_info(&req, &state.config))
+                .await
+                .map_err(PageError::from)?;
+            state.metrics.login("password", "success");
+            tracing::info!(user = %user.id, tenant = %user.tenant_id, sid = %issued.session.id, "password login");
+            let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
+            resp.add_cookie(&crate::web::cookies::session(&state.config, issued.token))
+                .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+            Ok(resp)
+        }
+        Ok(PasswordOutcome::SsoRequired(tenant)) => {
+            state.metrics.login("password", "sso_required");
+            let mut href = format!("/login/sso?domain={}", tenant.primary_domain);
+            if let Some(r) = &return_to {
+                href.push_str("&return_to=");
+                href.push_str(&url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
+            }
+            html(
+                StatusCode::FORBIDDEN,
+                &SsoOnlyPage {
+                    tenant_name: tenant.name,
+                    domain: tenant.primary_domain,
+                    sso_href: href,
+                },
+            )
+        }
+        Ok(PasswordOutcome::Rejected) => {
+            state.metrics.login("password", "rejected");
+            render_login(
+                &req,
+                &state,
+                StatusCode::UNAUTHORIZED,
+                return_to,
+                form.email.chars().take(320).collect(),
+                Some(GENERIC_FAILURE.into()),
+                None,
+            )
+        }
+        Err(e) => {
+            state.metrics.login("password", "error");
+            Err(PageError::from(e))
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct SsoQuery {
+    domain: Option<String>,
+    return_to: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SsoForm {
+    domain: String,
+    csrf_token: String,
+}
+
+async fn get_sso(
+    req: HttpRequest,
+    query: web::Query<SsoQuery>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let Some(domain) = query.domain.as_deref().filter(|d| !d.trim().is_empty()) else {
+        let return_to = allowed_return(&state, query.return_to.as_deref());
+        return render_login(&req, &state, StatusCode::OK, return_to, String::new(), None, None);
+    };
+    route_to_sso(&state, domain).await
+}
+
+async fn post_sso(
+    req: HttpRequest,
+    form: web::Form<SsoForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &form.csrf_token)?;
+    route_to_sso(&state, &form.domain).await
+}
+
+/// Finds the tenant for what the person typed. Unknown domains get the same page whatever
+/// the reason, so the form cannot be used to list which domains exist.
+async fn route_to_sso(state: &AppState, input: &str) -> Result<HttpResponse, PageError> {
+    let unknown = || {
+        PageError::new(
+            StatusCode::NOT_FOUND,
+            "No single sign-on for that domain",
+            "We could not find a single sign-on setup for what you entered.",
+            "Check the spelling of your company domain (for example example.com) or enter your full work email, then try again. If it still fails, ask your IT administrator whether single sign-on is set up.",
+        )
+        .with_action("Try again", "/login".into())
+    };
+    let Ok(domain) = domain_from_input(input) else {
+        return Err(unknown().with_cause(format!("unparseable SSO input {:?}", input.chars().take(100).collect::<String>())));
+    };
+    let Some(tenant) = tenants::by_domain(&*state.store, &domain).await.map_err(PageError::from)? else {
+        return Err(unknown().with_cause(format!("no tenant for domain {domain}")));
+    };
+    // Tenants exist before their IdP connection is configured: say so plainly.
+    Err(PageError::new(
+        StatusCode::CONFLICT,
+        "Single sign-on is not set up yet",
+        format!("{} has not finished connecting its identity provider.", tenant.name),
+        "Ask your IT administrator to complete the SAML or OpenID Connect setup in the Gatehouse console.",
+    )
+    .with_cause(format!("tenant {} has no SSO connection", tenant.id)))
+}
+
+async fn get_home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    let Some(token) = session_token(&req, &state.config.cookie_name) else {
+        return Ok(see_other("/login"));
+    };
+    let Ok(view) = state.sessions.authenticate(&token).await else {
+        return Ok(see_other("/login"));
+    };
+    let tenant_name = tenants::get(&*state.store, &view.tenant_id)
+        .await
+        .map_err(PageError::from)?
+        .map_or_else(|| view.tenant_id.clone(), |t| t.name);
+    let expires = time::OffsetDateTime::from_unix_timestamp(view.expires_unix)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    let (csrf_token, fresh) = csrf_for(&req);
+    let mut resp = html(
+        StatusCode::OK,
+        &HomePage {
+            email: view.email.clone(),
+            tenant_name,
+            method: view.method.to_owned(),
+            expires,
+            csrf_token: csrf_token.clone(),
+        },
+    )?;
+    if fresh {
+        resp.add_cookie(&cookies::csrf(&state.config, csrf_token))
+            .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+    }
+    Ok(resp)
+}
+
+#[derive(Deserialize)]
+struct LogoutForm {
+    csrf_token: String,
+}
+
+async fn get_logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+    end_session(&req, &state).await
+}
+
+async fn post_logout(
+    req: HttpRequest,
+    form: web::Form<LogoutForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    check_csrf(&req, &form.csrf_token)?;
+    end_session(&req, &state).await
+}
+
+/// Deletes the session record (every instance stops honouring the token) and the cookie.
+async fn end_session(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, PageError> {
+    if let Some(token) = session_token(req, &state.config.cookie_name) {
+        if let Ok(claims) = state.sessions.keys().verify(&token, &*state.store).await {
+            state.sessions.revoke(&claims.sid).await.map_err(PageError::from)?;
+            tracing::info!(sid = %claims.sid, "logout");
+        }
+    }
+    let mut resp = html(StatusCode::OK, &SignedOutPage)?;
+    resp.add_cookie(&cookies::clear_session(&state.config))
+        .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+    Ok(resp)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish()
+}

@@ -1,0 +1,134 @@
+//! `gatehouse` command line: serve, check-config, rotate-signing-key.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use gatehouse::clock::{SharedClock, SystemClock};
+use gatehouse::config::{self, Config, ConfigError};
+
+#[derive(Parser)]
+#[command(name = "gatehouse", version, about = "Multi-tenant SSO gateway")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default).
+    Serve(ConfigArg),
+    /// Validate a configuration and explain every problem.
+    CheckConfig(ConfigArg),
+    /// Start signing sessions with a new key; the old one keeps verifying until its tokens expire.
+    RotateSigningKey(ConfigArg),
+}
+
+#[derive(clap::Args, Default)]
+struct ConfigArg {
+    /// TOML configuration file (default: ./gatehouse.toml when present).
+    #[arg(long, short)]
+    config: Option<PathBuf>,
+}
+
+fn install_crypto_providers() {
+    // Two crates could each pick a rustls / jsonwebtoken provider; choosing explicitly
+    // here means a feature added later can never make start-up panic.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+}
+
+fn init_tracing(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    if json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn load_config(arg: &ConfigArg) -> Result<Config, ConfigError> {
+    config::load(arg.config.as_deref())
+}
+
+fn main() -> ExitCode {
+    install_crypto_providers();
+    let cli = Cli::parse();
+    let command = cli.command.unwrap_or(Command::Serve(ConfigArg::default()));
+    let result = match command {
+        Command::CheckConfig(arg) => return check_config(&arg),
+        Command::Serve(arg) => actix_web::rt::System::new().block_on(serve(arg)),
+        Command::RotateSigningKey(arg) => actix_web::rt::System::new().block_on(rotate(arg)),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("gatehouse: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn check_config(arg: &ConfigArg) -> ExitCode {
+    match load_config(arg) {
+        Ok(cfg) => {
+            println!("configuration is valid");
+            println!("  listen:   {}", cfg.listen);
+            println!("  base URL: {}", cfg.base_url);
+            println!("  store:    {:?}", cfg.store);
+            println!("  tenants declared: {}", cfg.tenants.len());
+            if cfg.admin_token.is_none() {
+                println!("  note: no admin_token, so the admin API (/api/v1) is closed");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("configuration is not valid: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn serve(arg: ConfigArg) -> anyhow::Result<()> {
+    let cfg = load_config(&arg).map_err(|e| anyhow::anyhow!("configuration is not valid: {e}"))?;
+    init_tracing(cfg.log_json);
+    tracing::info!(
+        listen = %cfg.listen,
+        base_url = %cfg.base_url,
+        store = ?cfg.store,
+        tls = cfg.tls.is_some(),
+        "starting gatehouse {}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if cfg.admin_token.is_none() {
+        tracing::warn!("no admin_token configured: the admin API (/api/v1) answers 401 to everyone");
+    }
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = gatehouse::open_store(&cfg, clock.clone()).context("opening the store")?;
+    let listener = TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
+    let state = gatehouse::build_state(cfg, store, clock)
+        .await
+        .context("preparing the gateway (is the store reachable?)")?;
+    tracing::info!(address = %listener.local_addr()?, "listening");
+    gatehouse::serve(state, listener)?.await?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn rotate(arg: ConfigArg) -> anyhow::Result<()> {
+    let cfg = load_config(&arg).map_err(|e| anyhow::anyhow!("configuration is not valid: {e}"))?;
+    init_tracing(cfg.log_json);
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = gatehouse::open_store(&cfg, clock.clone())?;
+    let issuer = cfg.base_url.as_str().trim_end_matches('/').to_owned();
+    let ring = gatehouse::session::jwt::KeyRing::load_or_create(&*store, &*clock, issuer).await?;
+    let kid = ring.rotate(&*store, &*clock, cfg.session_lifetime).await?;
+    println!("new signing key {kid} is active; running gateways switch to it at once");
+    Ok(())
+}

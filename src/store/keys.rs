@@ -1,0 +1,46 @@
+//! The only place store keys are spelled. Every key of per-tenant data is reachable
+//! from its tenant; lookups by domain, email and session id are single reads.
+
+pub fn tenant(id: &str) -> String {
+    format!("tenant:{id}")
+}
+
+/// Index of every tenant id.
+pub fn tenants() -> &'static str {
+    "tenants"
+}
+
+/// Claim of a domain by one tenant; the value is the tenant id.
+pub fn domain(domain: &str) -> String {
+    format!("domain:{domain}")
+}
+
+pub fn user(id: &str) -> String {
+    format!("user:{id}")
+}
+
+/// Claim of an email address by one user; the value is the user id.
+pub fn user_email(email: &str) -> String {
+    format!("email:{email}")
+}
+
+pub fn tenant_users(tenant_id: &str) -> String {
+    format!("tenant_users:{tenant_id}")
+}
+
+pub fn session(sid: &str) -> String {
+    format!("session:{sid}")
+}
+
+pub fn user_sessions(user_id: &str) -> String {
+    format!("user_sessions:{user_id}")
+}
+
+pub fn signing_keys() -> &'static str {
+    "signing_keys"
+}
+
+/// A rate-limit counter; `bucket` names the rule, `subject` whom it counts.
+pub fn rate(bucket: &str, subject: &str) -> String {
+    format!("rate:{bucket}:{subject}")
+}

@@ -1,0 +1,253 @@
+//! Tenant persistence: create, read, update, delete, with domain claims kept consistent.
+
+use std::collections::BTreeSet;
+
+use serde::Deserialize;
+
+use super::domain::normalize_domain;
+use super::Tenant;
+use crate::clock::Clock;
+use crate::error::{Error, Result};
+use crate::random;
+use crate::store::{encode, get_json, keys, Store};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    pub name: String,
+    pub primary_domain: String,
+    #[serde(default)]
+    pub secondary_domains: Vec<String>,
+    #[serde(default)]
+    pub sso_only: bool,
+}
+
+/// A partial update: absent fields keep their value.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TenantUpdate {
+    pub name: Option<String>,
+    pub primary_domain: Option<String>,
+    pub secondary_domains: Option<Vec<String>>,
+    pub sso_only: Option<bool>,
+}
+
+fn validate_name(name: &str) -> Result<String> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Error::invalid("name", "must be 1 to 200 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::invalid("name", "must not contain control characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// Normalizes primary + secondary domains; the primary is never repeated as a secondary.
+fn normalize_domains(primary: &str, secondary: &[String]) -> Result<(String, Vec<String>)> {
+    let primary =
+        normalize_domain(primary).map_err(|e| Error::invalid("primary_domain", e.to_string()))?;
+    let mut seen = BTreeSet::new();
+    let mut out = Vec::new();
+    for (i, d) in secondary.iter().enumerate() {
+        let d = normalize_domain(d)
+            .map_err(|e| Error::invalid(&format!("secondary_domains[{i}]"), e.to_string()))?;
+        if d != primary && seen.insert(d.clone()) {
+            out.push(d);
+        }
+    }
+    Ok((primary, out))
+}
+
+/// Claims `domain` for `tenant_id`. A claim left behind by a tenant that no longer exists
+/// (a crash between claim and write) is taken over rather than blocking the domain forever.
+async fn claim_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
+    let key = keys::domain(domain);
+    for _ in 0..2 {
+        if store.put_if_absent(&key, tenant_id.as_bytes(), None).await? {
+            return Ok(());
+        }
+        let Some(owner) = store.get(&key).await? else {
+            continue;
+        };
+        if owner == tenant_id.as_bytes() {
+            return Ok(());
+        }
+        let owner_id = String::from_utf8_lossy(&owner).into_owned();
+        if store.get(&keys::tenant(&owner_id)).await?.is_some() {
+            return Err(Error::Conflict(format!(
+                "domain {domain} already belongs to another tenant"
+            )));
+        }
+        store.delete_if_equals(&key, &owner).await?;
+    }
+    Err(Error::Conflict(format!(
+        "domain {domain} is being claimed concurrently; retry"
+    )))
+}
+
+async fn release_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
+    store
+        .delete_if_equals(&keys::domain(domain), tenant_id.as_bytes())
+        .await?;
+    Ok(())
+}
+
+/// Claims all `domains` or none: on a conflict the ones already claimed are released.
+async fn claim_all(store: &dyn Store, domains: &[&str], tenant_id: &str) -> Result<()> {
+    for (i, d) in domains.iter().enumerate() {
+        if let Err(e) = claim_domain(store, d, tenant_id).await {
+            for done in &domains[..i] {
+                release_domain(store, done, tenant_id).await?;
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
+}
+
+pub async fn create(store: &dyn Store, clock: &dyn Clock, new: NewTenant) -> Result<Tenant> {
+    let name = validate_name(&new.name)?;
+    let (primary, secondary) = normalize_domains(&new.primary_domain, &new.secondary_domains)?;
+    let now = clock.now();
+    let tenant = Tenant {
+        id: random::id("tn"),
+        name,
+        primary_domain: primary,
+        secondary_domains: secondary,
+        sso_only: new.sso_only,
+        created_at: now,
+        updated_at: now,
+    };
+    let domains: Vec<&str> = tenant.domains().collect();
+    claim_all(store, &domains, &tenant.id).await?;
+    store
+        .put(&keys::tenant(&tenant.id), &encode(&tenant)?, None)
+        .await?;
+    store.index_add(keys::tenants(), &tenant.id).await?;
+    Ok(tenant)
+}
+
+pub async fn get(store: &dyn Store, id: &str) -> Result<Option<Tenant>> {
+    Ok(get_json(store, &keys::tenant(id)).await?)
+}
+
+pub async fn require(store: &dyn Store, id: &str) -> Result<Tenant> {
+    get(store, id).await?.ok_or(Error::NotFound("tenant"))
+}
+
+/// The tenant owning `domain` (already normalized), in two reads.
+pub async fn by_domain(store: &dyn Store, domain: &str) -> Result<Option<Tenant>> {
+    let Some(owner) = store.get(&keys::domain(domain)).await? else {
+        return Ok(None);
+    };
+    get(store, &String::from_utf8_lossy(&owner)).await
+}
+
+pub async fn list(store: &dyn Store, offset: usize, limit: usize) -> Result<(Vec<Tenant>, usize)> {
+    let total = store.index_len(keys::tenants()).await?;
+    let ids = store.index_page(keys::tenants(), offset, limit).await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in ids {
+        if let Some(t) = get(store, &id).await? {
+            out.push(t);
+        }
+    }
+    Ok((out, total))
+}
+
+pub async fn update(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    id: &str,
+    change: TenantUpdate,
+) -> Result<Tenant> {
+    let mut tenant = require(store, id).await?;
+    if let Some(name) = &change.name {
+        tenant.name = validate_name(name)?;
+    }
+    if let Some(sso_only) = change.sso_only {
+        tenant.sso_only = sso_only;
+    }
+    if change.primary_domain.is_some() || change.secondary_domains.is_some() {
+        let primary = change
+            .primary_domain
+            .as_deref()
+            .unwrap_or(&tenant.primary_domain);
+        let secondary = change
+            .secondary_domains
+            .as_deref()
+            .unwrap_or(&tenant.secondary_domains);
+        let (primary, secondary) = normalize_domains(primary, secondary)?;
+        let old: BTreeSet<String> = tenant.domains().map(str::to_owned).collect();
+        let new: BTreeSet<String> = std::iter::once(primary.clone())
+            .chain(secondary.iter().cloned())
+            .collect();
+        let added: Vec<&str> = new.difference(&old).map(String::as_str).collect();
+        claim_all(store, &added, &tenant.id).await?;
+        for dropped in old.difference(&new) {
+            release_domain(store, dropped, &tenant.id).await?;
+        }
+        tenant.primary_domain = primary;
+        tenant.secondary_domains = secondary;
+    }
+    tenant.updated_at = clock.now();
+    store
+        .put(&keys::tenant(&tenant.id), &encode(&tenant)?, None)
+        .await?;
+    Ok(tenant)
+}
+
+/// Deletes the tenant, its users and their sessions, and frees its domains.
+pub async fn delete(store: &dyn Store, id: &str) -> Result<()> {
+    let tenant = require(store, id).await?;
+    crate::user::repo::delete_all_in_tenant(store, &tenant.id).await?;
+    for d in tenant.domains() {
+        release_domain(store, d, &tenant.id).await?;
+    }
+    store.index_remove(keys::tenants(), &tenant.id).await?;
+    store.delete(&keys::tenant(&tenant.id)).await?;
+    Ok(())
+}
+
+/// Creates or updates the tenants declared in the configuration (matched by primary domain).
+pub async fn upsert_declared(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    declared: &[crate::config::TenantConfig],
+) -> Result<usize> {
+    for t in declared {
+        let primary = normalize_domain(&t.primary_domain)
+            .map_err(|e| Error::invalid("primary_domain", e.to_string()))?;
+        match by_domain(store, &primary).await? {
+            Some(existing) => {
+                update(
+                    store,
+                    clock,
+                    &existing.id,
+                    TenantUpdate {
+                        name: Some(t.name.clone()),
+                        primary_domain: Some(primary),
+                        secondary_domains: Some(t.secondary_domains.clone()),
+                        sso_only: Some(t.sso_only),
+                    },
+                )
+                .await?;
+            }
+            None => {
+                create(
+                    store,
+                    clock,
+                    NewTenant {
+                        name: t.name.clone(),
+                        primary_domain: primary,
+                        secondary_domains: t.secondary_domains.clone(),
+                        sso_only: t.sso_only,
+                    },
+                )
+                .await?;
+            }
+        }
+    }
+    Ok(declared.len())
+}

@@ -1,0 +1,47 @@
+//! The only place cookies are built, so every flag is decided once.
+
+use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+
+use crate::config::Config;
+
+pub const CSRF_COOKIE: &str = "gatehouse_csrf";
+
+/// The session cookie.
+/// - `HttpOnly`: page scripts (and XSS) cannot read the token.
+/// - `SameSite=Lax`: sent on top-level navigations back from an IdP, not on cross-site
+///   sub-requests or POSTs (CSRF).
+/// - `Secure` whenever the gateway is reached over https.
+/// - host-only unless the operator sets `cookie_domain` to share it with sibling apps.
+pub fn session(config: &Config, token: String) -> Cookie<'static> {
+    let mut c = Cookie::build(config.cookie_name.clone(), token)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.is_https())
+        .max_age(CookieDuration::seconds(
+            i64::try_from(config.session_lifetime.as_secs()).unwrap_or(i64::MAX),
+        ))
+        .finish();
+    if let Some(d) = &config.cookie_domain {
+        c.set_domain(d.clone());
+    }
+    c
+}
+
+/// An expired session cookie with the same name, path and domain, which deletes it.
+pub fn clear_session(config: &Config) -> Cookie<'static> {
+    let mut c = session(config, String::new());
+    c.make_removal();
+    c
+}
+
+/// The CSRF double-submit cookie: `SameSite=Strict`, so a cross-site form can neither
+/// read nor send it, and `HttpOnly`, since only the server compares it.
+pub fn csrf(config: &Config, value: String) -> Cookie<'static> {
+    Cookie::build(CSRF_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .secure(config.is_https())
+        .finish()
+}

@@ -1,0 +1,19 @@
+//! The HTTP edge: route table, middleware, cookies, error mapping, and the small
+//! operational endpoints. Only this module and the `*/routes.rs` files know actix-web.
+
+pub mod cookies;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod ops;
+pub mod tls;
+
+use actix_web::web;
+
+/// Registers every route of the gateway.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    ops::configure(cfg);
+    crate::forward_auth::routes::configure(cfg);
+    crate::login::routes::configure(cfg);
+    crate::admin::routes::configure(cfg);
+}
