@@ -145,8 +145,6 @@ env "${unset_env[@]}" \
   GATEHOUSE_REDIS_URL="$redis_url" \
   GATEHOUSE_REDIS_KEY_PREFIX="$redis_prefix" \
   GATEHOUSE_ADMIN_TOKEN="$admin_token" \
-  GATEHOUSE_ALLOWED_RETURN_HOSTS='["127.0.0.1","localhost"]' \
-  RUST_LOG="${RUST_LOG:-warn}" \
   "$gatehouse_bin" serve >"$work/gateway.log" 2>&1 &
 gw_pid=$!
 cd "$root"

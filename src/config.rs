@@ -15,7 +15,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::tenant::domain::normalize_domain;
+use crate::tenant::domain::{normalize_domain, normalize_host};
 
 /// The file read when `--config` is not given and it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "gatehouse.toml";
@@ -107,8 +107,14 @@ impl Default for RawConfig {
 
 #[derive(Clone)]
 pub enum StoreConfig {
-    Embedded { path: PathBuf },
-    Redis { url: String, key_prefix: String, pool_size: usize },
+    Embedded {
+        path: PathBuf,
+    },
+    Redis {
+        url: String,
+        key_prefix: String,
+        pool_size: usize,
+    },
 }
 
 impl fmt::Debug for StoreConfig {
@@ -116,7 +122,9 @@ impl fmt::Debug for StoreConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Embedded { path } => write!(f, "embedded store at {}", path.display()),
-            Self::Redis { url, key_prefix, .. } => {
+            Self::Redis {
+                url, key_prefix, ..
+            } => {
                 let host = Url::parse(url)
                     .ok()
                     .and_then(|u| u.host_str().map(str::to_owned))
@@ -153,7 +161,10 @@ impl fmt::Debug for Config {
             .field("listen", &self.listen)
             .field("base_url", &self.base_url.as_str())
             .field("store", &self.store)
-            .field("admin_token", &self.admin_token.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_token",
+                &self.admin_token.as_ref().map(|_| "<redacted>"),
+            )
             .field("session_lifetime", &self.session_lifetime)
             .field("trusted_proxies", &self.trusted_proxies)
             .field("allowed_return_hosts", &self.allowed_return_hosts)
@@ -186,7 +197,10 @@ impl fmt::Display for ConfigProblem {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{source_name}: {message}")]
-    Unreadable { source_name: String, message: String },
+    Unreadable {
+        source_name: String,
+        message: String,
+    },
     #[error("{} problem(s) in {source_name}:\n{}", problems.len(), problems.iter().map(|p| format!("  - {p}")).collect::<Vec<_>>().join("\n"))]
     Invalid {
         source_name: String,
@@ -288,9 +302,9 @@ impl TryFrom<RawConfig> for Config {
             })
         };
 
-        let listen_addr = listen.parse::<SocketAddr>().map_err(|_| {
-            format!("`{listen}` is not an address with a port, e.g. 127.0.0.1:8080")
-        });
+        let listen_addr = listen
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("`{listen}` is not an address with a port, e.g. 127.0.0.1:8080"));
         let listen_addr = match listen_addr {
             Ok(a) => a,
             Err(m) => {
@@ -311,7 +325,9 @@ impl TryFrom<RawConfig> for Config {
             _ => {
                 problem(
                     "base_url",
-                    format!("`{base_url_text}` is not an http(s) URL such as https://sso.example.com"),
+                    format!(
+                        "`{base_url_text}` is not an http(s) URL such as https://sso.example.com"
+                    ),
                 );
                 None
             }
@@ -361,7 +377,7 @@ impl TryFrom<RawConfig> for Config {
                 );
             }
         }
-        if session_lifetime_secs < 60 || session_lifetime_secs > MAX_SESSION_LIFETIME_SECS {
+        if !(60..=MAX_SESSION_LIFETIME_SECS).contains(&session_lifetime_secs) {
             problem(
                 "session_lifetime_secs",
                 format!("must be between 60 and {MAX_SESSION_LIFETIME_SECS} seconds"),
@@ -372,10 +388,7 @@ impl TryFrom<RawConfig> for Config {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
         {
-            problem(
-                "cookie_name",
-                "must be letters, digits, '_' or '-'".into(),
-            );
+            problem("cookie_name", "must be letters, digits, '_' or '-'".into());
         }
 
         let mut proxies = Vec::new();
@@ -395,7 +408,7 @@ impl TryFrom<RawConfig> for Config {
                 Some(rest) => (true, rest),
                 None => (false, h.as_str()),
             };
-            match normalize_domain(bare) {
+            match normalize_host(bare) {
                 Ok(d) => return_hosts.push(if wild { format!("*.{d}") } else { d }),
                 Err(e) => problem(&format!("allowed_return_hosts[{i}]"), e.to_string()),
             }
@@ -533,7 +546,12 @@ mod tests {
         let keys: Vec<_> = problems.iter().map(|p| p.key.as_str()).collect();
         assert_eq!(
             keys,
-            ["listen", "admin_token", "trusted_proxies[1]", "tenants[1].primary_domain"]
+            [
+                "listen",
+                "admin_token",
+                "trusted_proxies[1]",
+                "tenants[1].primary_domain"
+            ]
         );
     }
 

@@ -40,28 +40,53 @@ use web::error::{ApiError, PageError};
 const JSON_LIMIT: usize = 64 * 1024;
 const FORM_LIMIT: usize = 16 * 1024;
 
+/// Chooses the process-wide crypto providers. Two crates could each pick a rustls or
+/// jsonwebtoken provider; choosing explicitly means a feature added later by some other
+/// dependency can never make start-up panic. Idempotent.
+pub fn install_crypto_providers() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
+}
+
 /// Opens the configured store backend.
-pub fn open_store(config: &Config, clock: SharedClock) -> Result<Arc<dyn Store>, store::StoreError> {
+pub fn open_store(
+    config: &Config,
+    clock: SharedClock,
+) -> Result<Arc<dyn Store>, store::StoreError> {
     Ok(match &config.store {
         StoreConfig::Embedded { path } => {
             let s = Arc::new(store::embedded::EmbeddedStore::open(path, clock)?);
             store::embedded::spawn_sweeper(s.clone(), Duration::from_secs(60));
             s
         }
-        StoreConfig::Redis { url, key_prefix, pool_size } => {
-            Arc::new(store::redis::RedisStore::connect(url, key_prefix, *pool_size)?)
-        }
+        StoreConfig::Redis {
+            url,
+            key_prefix,
+            pool_size,
+        } => Arc::new(store::redis::RedisStore::connect(
+            url, key_prefix, *pool_size,
+        )?),
     })
 }
 
 /// Builds everything handlers need: upserts declared tenants and loads signing keys.
-pub async fn build_state(config: Config, store: Arc<dyn Store>, clock: SharedClock) -> Result<AppState, Error> {
+pub async fn build_state(
+    config: Config,
+    store: Arc<dyn Store>,
+    clock: SharedClock,
+) -> Result<AppState, Error> {
     let declared = tenant::repo::upsert_declared(&*store, &*clock, &config.tenants).await?;
     if declared > 0 {
         tracing::info!(count = declared, "declared tenants upserted");
     }
     let issuer = config.base_url.as_str().trim_end_matches('/').to_owned();
-    let sessions = session::Sessions::start(store.clone(), clock.clone(), issuer, config.session_lifetime).await?;
+    let sessions = session::Sessions::start(
+        store.clone(),
+        clock.clone(),
+        issuer,
+        config.session_lifetime,
+    )
+    .await?;
     Ok(AppState {
         config: Arc::new(config),
         store,
@@ -86,7 +111,8 @@ fn extractor_error(req: &HttpRequest, field: &str, detail: String) -> actix_web:
             "Go back, fill in every field, and try again.",
         )
         .with_cause(detail);
-        actix_web::error::InternalError::from_response(page.to_string(), page.error_response()).into()
+        actix_web::error::InternalError::from_response(page.to_string(), page.error_response())
+            .into()
     }
 }
 
@@ -113,8 +139,14 @@ pub fn build_app(
                 .limit(FORM_LIMIT)
                 .error_handler(|e, req| extractor_error(req, "form", e.to_string())),
         )
-        .app_data(aweb::QueryConfig::default().error_handler(|e, req| extractor_error(req, "query", e.to_string())))
-        .app_data(aweb::PathConfig::default().error_handler(|e, req| extractor_error(req, "path", e.to_string())))
+        .app_data(
+            aweb::QueryConfig::default()
+                .error_handler(|e, req| extractor_error(req, "query", e.to_string())),
+        )
+        .app_data(
+            aweb::PathConfig::default()
+                .error_handler(|e, req| extractor_error(req, "path", e.to_string())),
+        )
         .app_data(aweb::PayloadConfig::default().limit(JSON_LIMIT))
         .configure(web::configure)
         .default_service(aweb::to(web::ops::not_found))

@@ -35,17 +35,12 @@ struct ConfigArg {
     config: Option<PathBuf>,
 }
 
-fn install_crypto_providers() {
-    // Two crates could each pick a rustls / jsonwebtoken provider; choosing explicitly
-    // here means a feature added later can never make start-up panic.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
-}
-
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     if json {
         builder.json().init();
     } else {
@@ -58,7 +53,7 @@ fn load_config(arg: &ConfigArg) -> Result<Config, ConfigError> {
 }
 
 fn main() -> ExitCode {
-    install_crypto_providers();
+    gatehouse::install_crypto_providers();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(ConfigArg::default()));
     let result = match command {
@@ -107,11 +102,14 @@ async fn serve(arg: ConfigArg) -> anyhow::Result<()> {
         env!("CARGO_PKG_VERSION")
     );
     if cfg.admin_token.is_none() {
-        tracing::warn!("no admin_token configured: the admin API (/api/v1) answers 401 to everyone");
+        tracing::warn!(
+            "no admin_token configured: the admin API (/api/v1) answers 401 to everyone"
+        );
     }
     let clock: SharedClock = Arc::new(SystemClock);
     let store = gatehouse::open_store(&cfg, clock.clone()).context("opening the store")?;
-    let listener = TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
+    let listener =
+        TcpListener::bind(cfg.listen).with_context(|| format!("binding {}", cfg.listen))?;
     let state = gatehouse::build_state(cfg, store, clock)
         .await
         .context("preparing the gateway (is the store reachable?)")?;

@@ -39,22 +39,51 @@ pub struct Metrics {
 
 fn latency_histogram() -> Histogram {
     // 50 µs … ~1.6 s: forward auth lives at the low end, logins (argon2) at the high end.
-    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(0.000_05, 2.0, 16))
+    Histogram::new(prometheus_client::metrics::histogram::exponential_buckets(
+        0.000_05, 2.0, 16,
+    ))
 }
 
 impl Metrics {
     pub fn new() -> Arc<Self> {
         let mut registry = Registry::with_prefix("gatehouse");
         let requests = Family::<RequestLabels, Counter>::default();
-        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let latency = Family::<RouteLabels, Histogram>::new_with_constructor(
+            latency_histogram as fn() -> Histogram,
+        );
         let logins = Family::<LoginLabels, Counter>::default();
-        let (cache_hits, cache_misses, cache_entries) = (Gauge::default(), Gauge::default(), Gauge::default());
-        registry.register("http_requests", "HTTP requests by route and status", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency by route", latency.clone());
-        registry.register("logins", "Login attempts by method and result", logins.clone());
-        registry.register("session_cache_hits", "Forward-auth answers served from the session cache", cache_hits.clone());
-        registry.register("session_cache_misses", "Forward-auth lookups that had to verify and ask the store", cache_misses.clone());
-        registry.register("session_cache_entries", "Tokens currently cached", cache_entries.clone());
+        let (cache_hits, cache_misses, cache_entries) =
+            (Gauge::default(), Gauge::default(), Gauge::default());
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency by route",
+            latency.clone(),
+        );
+        registry.register(
+            "logins",
+            "Login attempts by method and result",
+            logins.clone(),
+        );
+        registry.register(
+            "session_cache_hits",
+            "Forward-auth answers served from the session cache",
+            cache_hits.clone(),
+        );
+        registry.register(
+            "session_cache_misses",
+            "Forward-auth lookups that had to verify and ask the store",
+            cache_misses.clone(),
+        );
+        registry.register(
+            "session_cache_entries",
+            "Tokens currently cached",
+            cache_entries.clone(),
+        );
         Arc::new(Self {
             registry,
             requests,
@@ -67,7 +96,9 @@ impl Metrics {
     }
 
     pub fn login(&self, method: &'static str, result: &'static str) {
-        self.logins.get_or_create(&LoginLabels { method, result }).inc();
+        self.logins
+            .get_or_create(&LoginLabels { method, result })
+            .inc();
     }
 
     /// Renders the text exposition format, refreshing the cache gauges first.

@@ -58,7 +58,8 @@ fn host_matches(pattern: &str, host: &str) -> bool {
 }
 
 fn has_forbidden_chars(s: &str) -> bool {
-    s.chars().any(|c| c == '\\' || c.is_control() || c.is_whitespace())
+    s.chars()
+        .any(|c| c == '\\' || c.is_control() || c.is_whitespace())
 }
 
 /// Decodes %XX escapes, repeatedly (up to three rounds) to catch double encoding.
@@ -83,15 +84,28 @@ mod tests {
 
     fn check(raw: &str) -> Option<String> {
         let base = Url::parse("https://sso.example.com").unwrap();
-        safe_return_to(raw, &base, &["app.example.com".into(), "*.apps.example.com".into()])
+        safe_return_to(
+            raw,
+            &base,
+            &["app.example.com".into(), "*.apps.example.com".into()],
+        )
     }
 
     #[test]
     fn local_paths_and_allowed_hosts_pass() {
         assert_eq!(check("/dashboard?x=1").as_deref(), Some("/dashboard?x=1"));
-        assert_eq!(check("https://app.example.com/a").as_deref(), Some("https://app.example.com/a"));
-        assert_eq!(check("https://x.apps.example.com/").as_deref(), Some("https://x.apps.example.com/"));
-        assert_eq!(check("https://sso.example.com/").as_deref(), Some("https://sso.example.com/"));
+        assert_eq!(
+            check("https://app.example.com/a").as_deref(),
+            Some("https://app.example.com/a")
+        );
+        assert_eq!(
+            check("https://x.apps.example.com/").as_deref(),
+            Some("https://x.apps.example.com/")
+        );
+        assert_eq!(
+            check("https://sso.example.com/").as_deref(),
+            Some("https://sso.example.com/")
+        );
     }
 
     /// T27: open-redirect shapes seen in mod_auth_mellon and Shibboleth advisories.

@@ -26,15 +26,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{tenant_id}", web::patch().to(patch_tenant))
             .route("/tenants/{tenant_id}", web::delete().to(delete_tenant))
             .route("/tenants/{tenant_id}/domains", web::post().to(post_domain))
-            .route("/tenants/{tenant_id}/domains/{domain}", web::delete().to(delete_domain))
+            .route(
+                "/tenants/{tenant_id}/domains/{domain}",
+                web::delete().to(delete_domain),
+            )
             .route("/tenants/{tenant_id}/users", web::get().to(list_users))
             .route("/tenants/{tenant_id}/users", web::post().to(post_user))
-            .route("/tenants/{tenant_id}/users/{user_id}", web::get().to(get_user))
-            .route("/tenants/{tenant_id}/users/{user_id}", web::patch().to(patch_user))
-            .route("/tenants/{tenant_id}/users/{user_id}", web::delete().to(delete_user))
-            .route("/tenants/{tenant_id}/users/{user_id}/sessions", web::get().to(list_sessions))
-            .route("/tenants/{tenant_id}/users/{user_id}/sessions", web::post().to(post_session))
-            .route("/tenants/{tenant_id}/users/{user_id}/sessions", web::delete().to(delete_user_sessions))
+            .route(
+                "/tenants/{tenant_id}/users/{user_id}",
+                web::get().to(get_user),
+            )
+            .route(
+                "/tenants/{tenant_id}/users/{user_id}",
+                web::patch().to(patch_user),
+            )
+            .route(
+                "/tenants/{tenant_id}/users/{user_id}",
+                web::delete().to(delete_user),
+            )
+            .route(
+                "/tenants/{tenant_id}/users/{user_id}/sessions",
+                web::get().to(list_sessions),
+            )
+            .route(
+                "/tenants/{tenant_id}/users/{user_id}/sessions",
+                web::post().to(post_session),
+            )
+            .route(
+                "/tenants/{tenant_id}/users/{user_id}/sessions",
+                web::delete().to(delete_user_sessions),
+            )
             .route("/sessions/{session_id}", web::delete().to(delete_session))
             .route("/signing-keys", web::get().to(get_signing_keys))
             .route("/signing-keys/rotate", web::post().to(post_rotate_key)),
@@ -96,15 +117,29 @@ impl From<User> for UserResponse {
 }
 
 async fn get_openapi() -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(OPENAPI)
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(OPENAPI)
 }
 
-async fn list_tenants(_: AdminAuth, page: web::Query<Page>, state: web::Data<AppState>) -> ApiResult {
+async fn list_tenants(
+    _: AdminAuth,
+    page: web::Query<Page>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let (items, total) = tenants::list(&*state.store, page.offset, page.limit()).await?;
-    Ok(HttpResponse::Ok().json(Listing { items, total, offset: page.offset }))
+    Ok(HttpResponse::Ok().json(Listing {
+        items,
+        total,
+        offset: page.offset,
+    }))
 }
 
-async fn post_tenant(_: AdminAuth, body: web::Json<NewTenant>, state: web::Data<AppState>) -> ApiResult {
+async fn post_tenant(
+    _: AdminAuth,
+    body: web::Json<NewTenant>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let tenant = tenants::create(&*state.store, &*state.clock, body.into_inner()).await?;
     Ok(HttpResponse::Created().json(tenant))
 }
@@ -123,7 +158,11 @@ async fn patch_tenant(
     Ok(HttpResponse::Ok().json(tenant))
 }
 
-async fn delete_tenant(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+async fn delete_tenant(
+    _: AdminAuth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     tenants::delete(&*state.store, &id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -143,7 +182,10 @@ async fn post_domain(
     let tenant = tenants::require(&*state.store, &id).await?;
     let mut secondary = tenant.secondary_domains.clone();
     secondary.push(body.into_inner().domain);
-    let change = TenantUpdate { secondary_domains: Some(secondary), ..Default::default() };
+    let change = TenantUpdate {
+        secondary_domains: Some(secondary),
+        ..Default::default()
+    };
     let updated: Tenant = tenants::update(&*state.store, &*state.clock, &id, change).await?;
     Ok(HttpResponse::Created().json(updated))
 }
@@ -158,13 +200,23 @@ async fn delete_domain(
         .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
     let tenant = tenants::require(&*state.store, &id).await?;
     if tenant.primary_domain == domain {
-        return Err(ApiError::invalid("domain", "the primary domain cannot be removed; make another domain primary first"));
+        return Err(ApiError::invalid(
+            "domain",
+            "the primary domain cannot be removed; make another domain primary first",
+        ));
     }
     if !tenant.secondary_domains.contains(&domain) {
         return Err(ApiError(Error::NotFound("domain")));
     }
-    let remaining = tenant.secondary_domains.into_iter().filter(|d| *d != domain).collect();
-    let change = TenantUpdate { secondary_domains: Some(remaining), ..Default::default() };
+    let remaining = tenant
+        .secondary_domains
+        .into_iter()
+        .filter(|d| *d != domain)
+        .collect();
+    let change = TenantUpdate {
+        secondary_domains: Some(remaining),
+        ..Default::default()
+    };
     tenants::update(&*state.store, &*state.clock, &id, change).await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -178,7 +230,11 @@ async fn list_users(
     tenants::require(&*state.store, &id).await?;
     let (items, total) = users::list(&*state.store, &id, page.offset, page.limit()).await?;
     let items: Vec<UserResponse> = items.into_iter().map(Into::into).collect();
-    Ok(HttpResponse::Ok().json(Listing { items, total, offset: page.offset }))
+    Ok(HttpResponse::Ok().json(Listing {
+        items,
+        total,
+        offset: page.offset,
+    }))
 }
 
 async fn post_user(
@@ -192,7 +248,11 @@ async fn post_user(
     Ok(HttpResponse::Created().json(UserResponse::from(user)))
 }
 
-async fn get_user(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+async fn get_user(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
     let user = users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
@@ -205,22 +265,41 @@ async fn patch_user(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
-    let user = users::update(&*state.store, &*state.clock, &tenant_id, &user_id, body.into_inner()).await?;
+    let user = users::update(
+        &*state.store,
+        &*state.clock,
+        &tenant_id,
+        &user_id,
+        body.into_inner(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))
 }
 
-async fn delete_user(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+async fn delete_user(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
     users::delete(&*state.store, &tenant_id, &user_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
-async fn list_sessions(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+async fn list_sessions(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
     users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
     let items: Vec<Session> = sessions::list_for_user(&*state.store, &user_id).await?;
     let total = items.len();
-    Ok(HttpResponse::Ok().json(Listing { items, total, offset: 0 }))
+    Ok(HttpResponse::Ok().json(Listing {
+        items,
+        total,
+        offset: 0,
+    }))
 }
 
 #[derive(Serialize)]
@@ -233,7 +312,11 @@ struct IssuedSessionResponse {
 
 /// Mints a session for a user (service accounts, support, benchmarks). Same rules as a
 /// login: refused for users who are not active.
-async fn post_session(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+async fn post_session(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
     let user = users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
     if !user.is_active() {
@@ -241,7 +324,14 @@ async fn post_session(_: AdminAuth, path: web::Path<(String, String)>, state: we
     }
     let issued = state
         .sessions
-        .issue(&user, LoginMethod::Password, ClientInfo { ip: None, user_agent: Some("admin-api".into()) })
+        .issue(
+            &user,
+            LoginMethod::Password,
+            ClientInfo {
+                ip: None,
+                user_agent: Some("admin-api".into()),
+            },
+        )
         .await?;
     Ok(HttpResponse::Created().json(IssuedSessionResponse {
         session_id: issued.session.id,
@@ -250,14 +340,22 @@ async fn post_session(_: AdminAuth, path: web::Path<(String, String)>, state: we
     }))
 }
 
-async fn delete_user_sessions(_: AdminAuth, path: web::Path<(String, String)>, state: web::Data<AppState>) -> ApiResult {
+async fn delete_user_sessions(
+    _: AdminAuth,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
     users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
     let ended = sessions::revoke_all_for_user(&*state.store, &user_id).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "ended": ended })))
 }
 
-async fn delete_session(_: AdminAuth, sid: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+async fn delete_session(
+    _: AdminAuth,
+    sid: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult {
     if state.sessions.revoke(&sid).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {

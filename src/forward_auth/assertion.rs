@@ -25,10 +25,18 @@ struct AssertionClaims<'a> {
     exp: i64,
 }
 
-pub fn for_upstream(state: &AppState, view: &SessionView, req: &actix_web::HttpRequest) -> Option<String> {
-    let audience = original_request(peer_ip(req), &state.config.trusted_proxies, &Headers(req.headers()))
-        .map(|o| format!("{}://{}", o.proto, o.host))
-        .unwrap_or_else(|| "gatehouse-upstream".into());
+pub fn for_upstream(
+    state: &AppState,
+    view: &SessionView,
+    req: &actix_web::HttpRequest,
+) -> Option<String> {
+    let audience = original_request(
+        peer_ip(req),
+        &state.config.trusted_proxies,
+        &Headers(req.headers()),
+    )
+    .map(|o| format!("{}://{}", o.proto, o.host))
+    .unwrap_or_else(|| "gatehouse-upstream".into());
     let now = state.clock.unix();
     let claims = AssertionClaims {
         iss: state.sessions.keys().issuer(),

@@ -30,7 +30,11 @@ pub enum Unauthenticated {
 }
 
 /// Builds the login URL, carrying the original URL as `return_to` when it is allowed.
-pub fn login_url(base: &Url, allowed_hosts: &[String], original: Option<&OriginalRequest>) -> String {
+pub fn login_url(
+    base: &Url,
+    allowed_hosts: &[String],
+    original: Option<&OriginalRequest>,
+) -> String {
     let mut login = base.clone();
     login.set_path("/login");
     login.set_query(None);
@@ -88,20 +92,50 @@ mod tests {
         let o = original("app.example.com");
         let want = "https://sso.example.com/login?return_to=https%3A%2F%2Fapp.example.com%2Freports%3Fq%3D1";
         let cases = [
-            (Mode::Nginx, true, Unauthenticated::Status401 { location: want.into() }),
-            (Mode::Nginx, false, Unauthenticated::Status401 { location: want.into() }),
-            (Mode::Redirecting, true, Unauthenticated::Redirect302 { location: want.into() }),
-            (Mode::Redirecting, false, Unauthenticated::Status401 { location: want.into() }),
+            (
+                Mode::Nginx,
+                true,
+                Unauthenticated::Status401 {
+                    location: want.into(),
+                },
+            ),
+            (
+                Mode::Nginx,
+                false,
+                Unauthenticated::Status401 {
+                    location: want.into(),
+                },
+            ),
+            (
+                Mode::Redirecting,
+                true,
+                Unauthenticated::Redirect302 {
+                    location: want.into(),
+                },
+            ),
+            (
+                Mode::Redirecting,
+                false,
+                Unauthenticated::Status401 {
+                    location: want.into(),
+                },
+            ),
         ];
         for (mode, page, expected) in cases {
-            assert_eq!(decide_unauthenticated(mode, page, &base(), &allowed, Some(&o)), expected);
+            assert_eq!(
+                decide_unauthenticated(mode, page, &base(), &allowed, Some(&o)),
+                expected
+            );
         }
     }
 
     #[test]
     fn foreign_hosts_do_not_become_return_to() {
         let o = original("evil.com");
-        assert_eq!(login_url(&base(), &[], Some(&o)), "https://sso.example.com/login");
+        assert_eq!(
+            login_url(&base(), &[], Some(&o)),
+            "https://sso.example.com/login"
+        );
     }
 
     #[test]

@@ -76,7 +76,10 @@ pub fn original_request(
     if !matches!(proto.as_str(), "http" | "https") {
         return None;
     }
-    if !uri.starts_with('/') || uri.starts_with("//") || uri.chars().any(|c| c.is_control() || c == '\\') {
+    if !uri.starts_with('/')
+        || uri.starts_with("//")
+        || uri.chars().any(|c| c.is_control() || c == '\\')
+    {
         return None;
     }
     Some(OriginalRequest {
@@ -125,7 +128,11 @@ fn valid_host_port(value: &str) -> Option<String> {
 
 /// The client's address: the socket peer, or — behind trusted proxies — the right-most
 /// X-Forwarded-For entry that is not itself a trusted proxy.
-pub fn client_ip(peer: Option<IpAddr>, trusted: &[IpNet], headers: &impl HeaderSource) -> Option<IpAddr> {
+pub fn client_ip(
+    peer: Option<IpAddr>,
+    trusted: &[IpNet],
+    headers: &impl HeaderSource,
+) -> Option<IpAddr> {
     if !is_trusted(peer, trusted) {
         return peer.map(canonical);
     }
@@ -195,9 +202,15 @@ mod tests {
             ("x-forwarded-host", "evil.com"),
         ]);
         assert_eq!(original_request(proxy, &trusted(), &dup), None);
-        let underscored = H(vec![("X_Forwarded_Proto", "https"), ("X_Forwarded_Host", "evil.com")]);
+        let underscored = H(vec![
+            ("X_Forwarded_Proto", "https"),
+            ("X_Forwarded_Host", "evil.com"),
+        ]);
         assert_eq!(original_request(proxy, &trusted(), &underscored), None);
-        let bad_host = H(vec![("X-Forwarded-Proto", "https"), ("X-Forwarded-Host", "evil.com/x")]);
+        let bad_host = H(vec![
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Host", "evil.com/x"),
+        ]);
         assert_eq!(original_request(proxy, &trusted(), &bad_host), None);
         let bad_uri = H(vec![
             ("X-Forwarded-Proto", "https"),
@@ -210,7 +223,10 @@ mod tests {
     #[test]
     fn rfc7239_forwarded_is_understood() {
         let proxy = Some("10.1.2.3".parse().unwrap());
-        let h = H(vec![("Forwarded", "for=192.0.2.60;proto=https;host=\"app.example.com:8443\"")]);
+        let h = H(vec![(
+            "Forwarded",
+            "for=192.0.2.60;proto=https;host=\"app.example.com:8443\"",
+        )]);
         assert_eq!(
             original_request(proxy, &trusted(), &h).unwrap().url(),
             "https://app.example.com:8443/"
@@ -221,7 +237,10 @@ mod tests {
     fn client_ip_skips_trusted_hops_only_behind_a_trusted_peer() {
         let h = H(vec![("X-Forwarded-For", "198.51.100.7, 10.0.0.5")]);
         let proxy = Some("10.1.2.3".parse().unwrap());
-        assert_eq!(client_ip(proxy, &trusted(), &h), Some("198.51.100.7".parse().unwrap()));
+        assert_eq!(
+            client_ip(proxy, &trusted(), &h),
+            Some("198.51.100.7".parse().unwrap())
+        );
         let direct = Some("203.0.113.9".parse().unwrap());
         assert_eq!(client_ip(direct, &trusted(), &h), direct);
     }

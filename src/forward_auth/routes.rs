@@ -65,14 +65,24 @@ async fn get_verify(
         Some("nginx") => Mode::Nginx,
         _ => Mode::Redirecting,
     };
-    let original = original_request(peer_ip(&req), &config.trusted_proxies, &Headers(req.headers()));
+    let original = original_request(
+        peer_ip(&req),
+        &config.trusted_proxies,
+        &Headers(req.headers()),
+    );
     let page = wants_page(
         header_str(&req, header::ACCEPT),
         req.headers()
             .get("x-requested-with")
             .and_then(|v| v.to_str().ok()),
     );
-    match decide_unauthenticated(mode, page, &config.base_url, &config.allowed_return_hosts, original.as_ref()) {
+    match decide_unauthenticated(
+        mode,
+        page,
+        &config.base_url,
+        &config.allowed_return_hosts,
+        original.as_ref(),
+    ) {
         Unauthenticated::Redirect302 { location } => HttpResponse::Found()
             .insert_header((header::LOCATION, location))
             .insert_header((header::CACHE_CONTROL, "no-store"))

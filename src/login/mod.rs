@@ -38,9 +38,13 @@ pub async fn password_login(
     email_input: &str,
     pw: &str,
 ) -> Result<PasswordOutcome> {
-    let attempts = store.incr(&keys::rate("login_client", client), CLIENT_WINDOW).await?;
+    let attempts = store
+        .incr(&keys::rate("login_client", client), CLIENT_WINDOW)
+        .await?;
     if attempts > u64::from(config.login_attempts_per_client) {
-        return Err(Error::RateLimited { retry_after: CLIENT_WINDOW });
+        return Err(Error::RateLimited {
+            retry_after: CLIENT_WINDOW,
+        });
     }
     let Ok((email, domain)) = normalize_email(email_input) else {
         verify_off_thread(None, pw.to_owned()).await?;
@@ -53,7 +57,9 @@ pub async fn password_login(
     let account_key = keys::rate("login_account", &email);
     let failures = store.incr(&account_key, ACCOUNT_WINDOW).await?;
     if failures > u64::from(config.login_failures_per_account) {
-        return Err(Error::RateLimited { retry_after: ACCOUNT_WINDOW });
+        return Err(Error::RateLimited {
+            retry_after: ACCOUNT_WINDOW,
+        });
     }
     let user = match tenant {
         Some(_) => users::by_email(store, &email).await?,

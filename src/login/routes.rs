@@ -17,7 +17,8 @@ use crate::web::cookies;
 use crate::web::error::PageError;
 use crate::web::extract::{client_info, client_ip, session_token};
 
-const GENERIC_FAILURE: &str = "That email and password do not match an account. Check both and try again.";
+const GENERIC_FAILURE: &str =
+    "That email and password do not match an account. Check both and try again.";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/", web::get().to(get_home))
@@ -93,7 +94,13 @@ fn check_csrf(req: &HttpRequest, form_token: &str) -> Result<(), PageError> {
 }
 
 fn allowed_return(state: &AppState, raw: Option<&str>) -> Option<String> {
-    raw.and_then(|r| safe_return_to(r, &state.config.base_url, &state.config.allowed_return_hosts))
+    raw.and_then(|r| {
+        safe_return_to(
+            r,
+            &state.config.base_url,
+            &state.config.allowed_return_hosts,
+        )
+    })
 }
 
 fn render_login(
@@ -133,7 +140,9 @@ async fn get_login(
 ) -> Result<HttpResponse, PageError> {
     let return_to = allowed_return(&state, query.return_to.as_deref());
     // Already signed in and sent here by a proxy: go straight back.
-    if let (Some(target), Some(token)) = (&return_to, session_token(&req, &state.config.cookie_name)) {
+    if let (Some(target), Some(token)) =
+        (&return_to, session_token(&req, &state.config.cookie_name))
+    {
         if state.sessions.authenticate(&token).await.is_ok() {
             return Ok(see_other(target));
         }
@@ -143,7 +152,15 @@ async fn get_login(
         .as_ref()
         .filter(|_| return_to.is_none())
         .map(|_| "The page that sent you here is not on the list of allowed destinations, so you will land on your account page after signing in.".to_owned());
-    render_login(&req, &state, StatusCode::OK, return_to, String::new(), None, notice)
+    render_login(
+        &req,
+        &state,
+        StatusCode::OK,
+        return_to,
+        String::new(),
+        None,
+        notice,
+    )
 }
 
 #[derive(Deserialize)]
@@ -162,13 +179,25 @@ async fn post_password(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &form.csrf_token)?;
     let return_to = allowed_return(&state, Some(&form.return_to));
-    let client = client_ip(&req, &state.config).map_or_else(|| "unknown".into(), |ip| ip.to_string());
-    let outcome = password_login(&*state.store, &state.config, &client, &form.email, &form.password).await;
+    let client =
+        client_ip(&req, &state.config).map_or_else(|| "unknown".into(), |ip| ip.to_string());
+    let outcome = password_login(
+        &*state.store,
+        &state.config,
+        &client,
+        &form.email,
+        &form.password,
+    )
+    .await;
     match outcome {
         Ok(PasswordOutcome::SignedIn(user)) => {
             let issued = state
                 .sessions
-                .issue(&user, LoginMethod::Password, client_info(&req, &state.config))
+                .issue(
+                    &user,
+                    LoginMethod::Password,
+                    client_info(&req, &state.config),
+                )
                 .await
                 .map_err(PageError::from)?;
             state.metrics.login("password", "success");
@@ -183,7 +212,9 @@ async fn post_password(
             let mut href = format!("/login/sso?domain={}", tenant.primary_domain);
             if let Some(r) = &return_to {
                 href.push_str("&return_to=");
-                href.push_str(&url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
+                href.push_str(
+                    &url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>(),
+                );
             }
             html(
                 StatusCode::FORBIDDEN,
@@ -232,7 +263,15 @@ async fn get_sso(
 ) -> Result<HttpResponse, PageError> {
     let Some(domain) = query.domain.as_deref().filter(|d| !d.trim().is_empty()) else {
         let return_to = allowed_return(&state, query.return_to.as_deref());
-        return render_login(&req, &state, StatusCode::OK, return_to, String::new(), None, None);
+        return render_login(
+            &req,
+            &state,
+            StatusCode::OK,
+            return_to,
+            String::new(),
+            None,
+            None,
+        );
     };
     route_to_sso(&state, domain).await
 }
@@ -259,9 +298,15 @@ async fn route_to_sso(state: &AppState, input: &str) -> Result<HttpResponse, Pag
         .with_action("Try again", "/login".into())
     };
     let Ok(domain) = domain_from_input(input) else {
-        return Err(unknown().with_cause(format!("unparseable SSO input {:?}", input.chars().take(100).collect::<String>())));
+        return Err(unknown().with_cause(format!(
+            "unparseable SSO input {:?}",
+            input.chars().take(100).collect::<String>()
+        )));
     };
-    let Some(tenant) = tenants::by_domain(&*state.store, &domain).await.map_err(PageError::from)? else {
+    let Some(tenant) = tenants::by_domain(&*state.store, &domain)
+        .await
+        .map_err(PageError::from)?
+    else {
         return Err(unknown().with_cause(format!("no tenant for domain {domain}")));
     };
     // Tenants exist before their IdP connection is configured: say so plainly.
@@ -287,7 +332,10 @@ async fn get_home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         .map_or_else(|| view.tenant_id.clone(), |t| t.name);
     let expires = time::OffsetDateTime::from_unix_timestamp(view.expires_unix)
         .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
         .unwrap_or_default();
     let (csrf_token, fresh) = csrf_for(&req);
     let mut resp = html(
@@ -312,7 +360,10 @@ struct LogoutForm {
     csrf_token: String,
 }
 
-async fn get_logout(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, PageError> {
+async fn get_logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
     end_session(&req, &state).await
 }
 
@@ -329,7 +380,11 @@ async fn post_logout(
 async fn end_session(req: &HttpRequest, state: &AppState) -> Result<HttpResponse, PageError> {
     if let Some(token) = session_token(req, &state.config.cookie_name) {
         if let Ok(claims) = state.sessions.keys().verify(&token, &*state.store).await {
-            state.sessions.revoke(&claims.sid).await.map_err(PageError::from)?;
+            state
+                .sessions
+                .revoke(&claims.sid)
+                .await
+                .map_err(PageError::from)?;
             tracing::info!(sid = %claims.sid, "logout");
         }
     }

@@ -6,9 +6,9 @@
 //! drops, every entry is discarded and the generation moves on, so reads already in flight
 //! cannot re-populate the cache with stale answers.
 
+use dashmap::DashMap;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
-use dashmap::DashMap;
 
 use super::jwt::KeyRing;
 use super::Session;
@@ -96,7 +96,11 @@ impl SessionCache {
             .get(token)
             .map(|e| e.value().clone())
             .filter(|v| v.expires_unix > self.clock.unix());
-        let counter = if found.is_some() { &self.hits } else { &self.misses };
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
         counter.fetch_add(1, Ordering::Relaxed);
         found
     }
@@ -226,8 +230,8 @@ pub fn spawn_listener(
 mod tests {
     use super::*;
     use crate::clock::ManualClock;
-    use std::time::Duration;
     use crate::session::{ClientInfo, LoginMethod};
+    use std::time::Duration;
 
     fn view(clock: &ManualClock, sid: &str) -> Arc<SessionView> {
         use crate::clock::Clock;
@@ -244,7 +248,10 @@ mod tests {
             last_seen_at: now,
             client: ClientInfo::default(),
         };
-        Arc::new(SessionView::new(&s, (now + Duration::from_secs(600)).unix_timestamp()))
+        Arc::new(SessionView::new(
+            &s,
+            (now + Duration::from_secs(600)).unix_timestamp(),
+        ))
     }
 
     #[test]

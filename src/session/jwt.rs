@@ -151,7 +151,11 @@ async fn read_ring(store: &dyn Store) -> Result<Option<StoredRing>> {
 impl KeyRing {
     /// Reads the ring, creating the first key when the store has none. Two instances
     /// starting together agree on one key: only one `put_if_absent` wins.
-    pub async fn load_or_create(store: &dyn Store, clock: &dyn Clock, issuer: String) -> Result<Self> {
+    pub async fn load_or_create(
+        store: &dyn Store,
+        clock: &dyn Clock,
+        issuer: String,
+    ) -> Result<Self> {
         let ring = match read_ring(store).await? {
             Some(r) if r.active().is_some() => r,
             _ => {
@@ -272,7 +276,9 @@ impl KeyRing {
         let fresh = generate_key(now)?;
         let kid = fresh.kid.clone();
         ring.keys.push(fresh);
-        store.put(keys::signing_keys(), &encode(&ring)?, None).await?;
+        store
+            .put(keys::signing_keys(), &encode(&ring)?, None)
+            .await?;
         self.reload(store).await?;
         store.publish(&Event::SigningKeysChanged).await?;
         tracing::info!(%kid, "rotated the session signing key");

@@ -99,7 +99,12 @@ impl Sessions {
     ) -> Result<Arc<Self>> {
         let keys = Arc::new(KeyRing::load_or_create(&*store, &*clock, issuer).await?);
         let cache = SessionCache::new(clock.clone());
-        cache::spawn_listener(cache.clone(), keys.clone(), store.clone(), store.subscribe());
+        cache::spawn_listener(
+            cache.clone(),
+            keys.clone(),
+            store.clone(),
+            store.subscribe(),
+        );
         Ok(Arc::new(Self {
             store,
             clock,
@@ -122,7 +127,12 @@ impl Sessions {
     }
 
     /// Creates the record and its JWT. Refuses users who are not active.
-    pub async fn issue(&self, user: &User, method: LoginMethod, client: ClientInfo) -> Result<Issued> {
+    pub async fn issue(
+        &self,
+        user: &User,
+        method: LoginMethod,
+        client: ClientInfo,
+    ) -> Result<Issued> {
         if !user.is_active() {
             return Err(Error::Unauthorized);
         }
@@ -140,7 +150,9 @@ impl Sessions {
             client,
         };
         store::save(&*self.store, &*self.clock, &session).await?;
-        let token = self.keys.sign(&SessionClaims::for_session(&session, self.keys.issuer()))?;
+        let token = self
+            .keys
+            .sign(&SessionClaims::for_session(&session, self.keys.issuer()))?;
         Ok(Issued { session, token })
     }
 

@@ -62,7 +62,9 @@ pub async fn revoke(store: &dyn Store, sid: &str) -> Result<bool> {
         None => false,
     };
     store
-        .publish(&Event::SessionRevoked { sid: sid.to_owned() })
+        .publish(&Event::SessionRevoked {
+            sid: sid.to_owned(),
+        })
         .await?;
     Ok(existed)
 }

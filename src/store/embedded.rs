@@ -40,7 +40,10 @@ impl EmbeddedStore {
     pub fn open(path: &Path, clock: SharedClock) -> StoreResult<Self> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(|e| {
-                unavailable(format!("cannot create data directory {}: {e}", dir.display()))
+                unavailable(format!(
+                    "cannot create data directory {}: {e}",
+                    dir.display()
+                ))
             })?;
         }
         let db = Database::create(path)
@@ -263,7 +266,8 @@ impl Store for EmbeddedStore {
     }
 
     async fn incr(&self, key: &str, window: Duration) -> StoreResult<u64> {
-        let (key, now, fresh_expiry) = (key.to_owned(), self.now_ms(), self.expiry_for(Some(window)));
+        let (key, now, fresh_expiry) =
+            (key.to_owned(), self.now_ms(), self.expiry_for(Some(window)));
         self.blocking(move |db| {
             let txn = db.begin_write().map_err(unavailable)?;
             let count = {
@@ -287,7 +291,10 @@ impl Store for EmbeddedStore {
                     None => (1, fresh_expiry),
                 };
                 table
-                    .insert(key.as_str(), framed(expiry, &count.to_be_bytes()).as_slice())
+                    .insert(
+                        key.as_str(),
+                        framed(expiry, &count.to_be_bytes()).as_slice(),
+                    )
                     .map_err(unavailable)?;
                 count
             };

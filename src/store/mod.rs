@@ -89,8 +89,12 @@ pub trait Store: Send + Sync + 'static {
     async fn index_remove(&self, index: &str, member: &str) -> StoreResult<()>;
 
     /// Members in lexicographic order, `limit` of them from `offset`.
-    async fn index_page(&self, index: &str, offset: usize, limit: usize)
-        -> StoreResult<Vec<String>>;
+    async fn index_page(
+        &self,
+        index: &str,
+        offset: usize,
+        limit: usize,
+    ) -> StoreResult<Vec<String>>;
 
     async fn index_len(&self, index: &str) -> StoreResult<usize>;
 

@@ -312,7 +312,8 @@ impl Store for RedisStore {
     }
 
     async fn publish(&self, event: &Event) -> StoreResult<()> {
-        let payload = serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let payload =
+            serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.run::<u64>(
             redis::cmd("PUBLISH")
                 .arg(format!("{}:events", self.prefix))

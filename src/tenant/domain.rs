@@ -33,9 +33,7 @@ pub fn normalize_host(input: &str) -> Result<String, DomainError> {
             && label.len() <= 63
             && !label.starts_with('-')
             && !label.ends_with('-')
-            && label
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
         if !ok {
             return Err(DomainError(format!(
                 "`{trimmed}` is not a valid domain name (letters, digits and hyphens between dots)"
@@ -50,7 +48,9 @@ pub fn normalize_host(input: &str) -> Result<String, DomainError> {
 pub fn normalize_domain(input: &str) -> Result<String, DomainError> {
     let host = normalize_host(input)?;
     if host.parse::<std::net::IpAddr>().is_ok() {
-        return Err(DomainError(format!("`{host}` is an IP address, not a domain")));
+        return Err(DomainError(format!(
+            "`{host}` is an IP address, not a domain"
+        )));
     }
     if !host.contains('.') {
         return Err(DomainError(format!(
@@ -92,7 +92,16 @@ mod tests {
 
     #[test]
     fn rejects_non_domains() {
-        for bad in ["", "localhost", "10.0.0.1", "a..b", "-a.com", "a_b.com", "evil.com/x", "a b.com"] {
+        for bad in [
+            "",
+            "localhost",
+            "10.0.0.1",
+            "a..b",
+            "-a.com",
+            "a_b.com",
+            "evil.com/x",
+            "a b.com",
+        ] {
             assert!(normalize_domain(bad).is_err(), "{bad:?} should be rejected");
         }
     }

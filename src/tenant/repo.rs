@@ -38,7 +38,10 @@ fn validate_name(name: &str) -> Result<String> {
         return Err(Error::invalid("name", "must be 1 to 200 characters"));
     }
     if name.chars().any(char::is_control) {
-        return Err(Error::invalid("name", "must not contain control characters"));
+        return Err(Error::invalid(
+            "name",
+            "must not contain control characters",
+        ));
     }
     Ok(name.to_owned())
 }
@@ -59,12 +62,16 @@ fn normalize_domains(primary: &str, secondary: &[String]) -> Result<(String, Vec
     Ok((primary, out))
 }
 
-/// Claims `domain` for `tenant_id`. A claim left behind by a tenant that no longer exists
-/// (a crash between claim and write) is taken over rather than blocking the domain forever.
+/// Claims `domain` for `tenant_id`. A claim left behind by a tenant whose record no longer
+/// exists (a crash between deleting claims and record) is taken over rather than blocking
+/// the domain forever. Safe because `create` writes the record before claiming.
 async fn claim_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
     let key = keys::domain(domain);
     for _ in 0..2 {
-        if store.put_if_absent(&key, tenant_id.as_bytes(), None).await? {
+        if store
+            .put_if_absent(&key, tenant_id.as_bytes(), None)
+            .await?
+        {
             return Ok(());
         }
         let Some(owner) = store.get(&key).await? else {
@@ -119,11 +126,15 @@ pub async fn create(store: &dyn Store, clock: &dyn Clock, new: NewTenant) -> Res
         created_at: now,
         updated_at: now,
     };
+    // The record is written before the claims: a claim whose tenant record is missing is
+    // then known to be stale (see `claim_domain`), never a create still in progress.
+    let key = keys::tenant(&tenant.id);
+    store.put(&key, &encode(&tenant)?, None).await?;
     let domains: Vec<&str> = tenant.domains().collect();
-    claim_all(store, &domains, &tenant.id).await?;
-    store
-        .put(&keys::tenant(&tenant.id), &encode(&tenant)?, None)
-        .await?;
+    if let Err(e) = claim_all(store, &domains, &tenant.id).await {
+        store.delete(&key).await?;
+        return Err(e);
+    }
     store.index_add(keys::tenants(), &tenant.id).await?;
     Ok(tenant)
 }

@@ -4,7 +4,9 @@
 //! accounts are checked against a fixed dummy hash, so a wrong email and a wrong password
 //! cost the same time and the answer cannot tell them apart.
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::error::{Error, Result};

@@ -53,9 +53,12 @@ fn validate_groups(groups: &[String]) -> Result<Vec<String>> {
 fn validate_display_name(name: Option<&str>) -> Result<Option<String>> {
     match name.map(str::trim) {
         None | Some("") => Ok(None),
-        Some(n) if n.chars().count() > 200 || n.chars().any(char::is_control) => Err(
-            Error::invalid("display_name", "must be at most 200 characters without control characters"),
-        ),
+        Some(n) if n.chars().count() > 200 || n.chars().any(char::is_control) => {
+            Err(Error::invalid(
+                "display_name",
+                "must be at most 200 characters without control characters",
+            ))
+        }
         Some(n) => Ok(Some(n.to_owned())),
     }
 }
@@ -117,7 +120,9 @@ pub async fn create(
             user.email
         )));
     }
-    store.put(&keys::user(&user.id), &encode(&user)?, None).await?;
+    store
+        .put(&keys::user(&user.id), &encode(&user)?, None)
+        .await?;
     store
         .index_add(&keys::tenant_users(&tenant.id), &user.id)
         .await?;
@@ -188,7 +193,9 @@ pub async fn update(
         user.status = status;
     }
     user.updated_at = clock.now();
-    store.put(&keys::user(&user.id), &encode(&user)?, None).await?;
+    store
+        .put(&keys::user(&user.id), &encode(&user)?, None)
+        .await?;
     if end_sessions {
         session::store::revoke_all_for_user(store, &user.id).await?;
     }

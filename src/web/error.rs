@@ -23,7 +23,9 @@ fn classify(err: &Error) -> (StatusCode, &'static str) {
         Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
         Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
-        Error::Store(StoreError::Unavailable(_)) => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+        Error::Store(StoreError::Unavailable(_)) => {
+            (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+        }
         Error::Store(StoreError::Corrupt(_)) | Error::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal")
         }
@@ -91,21 +93,28 @@ impl ResponseError for ApiError {
             resp.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
         }
         if let Error::RateLimited { retry_after } = &self.0 {
-            resp.insert_header((header::RETRY_AFTER, retry_after.as_secs().max(1).to_string()));
+            resp.insert_header((
+                header::RETRY_AFTER,
+                retry_after.as_secs().max(1).to_string(),
+            ));
         }
         resp.json(body)
     }
 }
 
 /// An error page for a person: what went wrong, what to do, and a reference id.
+/// Boxed so `Result<_, PageError>` stays small on every handler's happy path.
 #[derive(Debug)]
-pub struct PageError {
-    pub status: u16,
-    pub title: String,
-    pub message: String,
-    pub next_step: String,
-    pub action: Option<(String, String)>,
-    pub reference: String,
+pub struct PageError(Box<PageDetails>);
+
+#[derive(Debug)]
+struct PageDetails {
+    status: u16,
+    title: String,
+    message: String,
+    next_step: String,
+    action: Option<(String, String)>,
+    reference: String,
     cause: Option<String>,
 }
 
@@ -122,13 +131,18 @@ struct ErrorPage<'a> {
 
 impl std::fmt::Display for PageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.title, self.message)
+        write!(f, "{}: {}", self.0.title, self.0.message)
     }
 }
 
 impl PageError {
-    pub fn new(status: StatusCode, title: &str, message: impl Into<String>, next_step: &str) -> Self {
-        Self {
+    pub fn new(
+        status: StatusCode,
+        title: &str,
+        message: impl Into<String>,
+        next_step: &str,
+    ) -> Self {
+        Self(Box::new(PageDetails {
             status: status.as_u16(),
             title: title.to_owned(),
             message: message.into(),
@@ -136,17 +150,17 @@ impl PageError {
             action: Some(("Back to sign in".into(), "/login".into())),
             reference: reference(),
             cause: None,
-        }
+        }))
     }
 
     pub fn with_action(mut self, label: &str, href: String) -> Self {
-        self.action = Some((label.to_owned(), href));
+        self.0.action = Some((label.to_owned(), href));
         self
     }
 
     /// The precise cause, for the log only.
     pub fn with_cause(mut self, cause: impl Into<String>) -> Self {
-        self.cause = Some(cause.into());
+        self.0.cause = Some(cause.into());
         self
     }
 
@@ -179,33 +193,37 @@ impl From<Error> for PageError {
 
 impl ResponseError for PageError {
     fn status_code(&self) -> StatusCode {
-        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+        StatusCode::from_u16(self.0.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        let cause = self.cause.as_deref().unwrap_or(&self.message);
+        let d = &self.0;
+        let cause = d.cause.as_deref().unwrap_or(&d.message);
         if status.is_server_error() {
-            tracing::error!(reference = %self.reference, cause, "page error");
+            tracing::error!(reference = %d.reference, cause, "page error");
         } else {
-            tracing::info!(reference = %self.reference, cause, "page refused");
+            tracing::info!(reference = %d.reference, cause, "page refused");
         }
         let page = ErrorPage {
-            status: self.status,
-            title: &self.title,
-            message: &self.message,
-            next_step: &self.next_step,
-            action: &self.action,
-            reference: &self.reference,
+            status: d.status,
+            title: &d.title,
+            message: &d.message,
+            next_step: &d.next_step,
+            action: &d.action,
+            reference: &d.reference,
         };
         match page.render() {
             Ok(html) => HttpResponse::build(status)
-                .insert_header((header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8")))
+                .insert_header((
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/html; charset=utf-8"),
+                ))
                 .insert_header((header::CACHE_CONTROL, "no-store"))
                 .body(html),
             Err(e) => {
                 tracing::error!(error = %e, "error page failed to render");
-                HttpResponse::build(status).body(format!("{} (reference {})", self.title, self.reference))
+                HttpResponse::build(status).body(format!("{} (reference {})", d.title, d.reference))
             }
         }
     }

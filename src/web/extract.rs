@@ -25,7 +25,11 @@ pub fn peer_ip(req: &HttpRequest) -> Option<std::net::IpAddr> {
 
 /// The client address for rate limits and session records (trusted-proxy aware).
 pub fn client_ip(req: &HttpRequest, config: &Config) -> Option<std::net::IpAddr> {
-    proxy::client_ip(peer_ip(req), &config.trusted_proxies, &Headers(req.headers()))
+    proxy::client_ip(
+        peer_ip(req),
+        &config.trusted_proxies,
+        &Headers(req.headers()),
+    )
 }
 
 pub fn client_info(req: &HttpRequest, config: &Config) -> ClientInfo {
@@ -41,17 +45,22 @@ pub fn client_info(req: &HttpRequest, config: &Config) -> ClientInfo {
 
 /// The session token from `Authorization: Bearer …` or, failing that, the cookie.
 pub fn session_token(req: &HttpRequest, cookie_name: &str) -> Option<String> {
-    if let Some(auth) = req.headers().get(header::AUTHORIZATION) {
-        let value = auth.to_str().ok()?;
-        let (scheme, token) = value.split_once(' ')?;
-        return (scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
-            .then(|| token.trim().to_owned());
+    // Another scheme (an app's own Basic auth) is not ours: fall through to the cookie.
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .filter(|(scheme, token)| scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty())
+        .map(|(_, token)| token.trim().to_owned());
+    if bearer.is_some() {
+        return bearer;
     }
     req.cookie(cookie_name)
         .map(|c| c.value().to_owned())
         .filter(|v| !v.is_empty())
 }
 
-pub fn header_str<'a>(req: &'a HttpRequest, name: header::HeaderName) -> Option<&'a str> {
+pub fn header_str(req: &HttpRequest, name: header::HeaderName) -> Option<&str> {
     req.headers().get(name).and_then(|v| v.to_str().ok())
 }

@@ -26,10 +26,14 @@ async fn get_readyz(state: web::Data<AppState>) -> HttpResponse {
     let feed = state.sessions.cache().is_healthy();
     match (store, feed) {
         (Ok(()), true) => HttpResponse::Ok().json(serde_json::json!({"status": "ready"})),
-        (Err(e), _) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"status": "unavailable", "reason": "store unreachable", "detail": e.to_string()})),
-        (Ok(()), false) => HttpResponse::ServiceUnavailable()
-            .json(serde_json::json!({"status": "unavailable", "reason": "store event feed disconnected"})),
+        (Err(e), _) => {
+            tracing::warn!(error = %e, "readiness: store unreachable");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({"status": "unavailable", "reason": "store unreachable"}))
+        }
+        (Ok(()), false) => HttpResponse::ServiceUnavailable().json(
+            serde_json::json!({"status": "unavailable", "reason": "store event feed disconnected"}),
+        ),
     }
 }
 

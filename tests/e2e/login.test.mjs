@@ -91,8 +91,10 @@ for (const store of stores) {
       await submit.click();
       await page.waitForLoadState('load');
       await shot('login-wrong-password');
-      const body = await page.locator('body').innerText();
-      assert.match(body, /invalid|incorrect|wrong|did not match|doesn.t match|failed|not recognized/i, body);
+      const alert = page.getByRole('alert').first();
+      assert.ok(await alert.isVisible(), 'an error shown with role="alert"');
+      const message = await alert.innerText();
+      assert.match(message, /invalid|incorrect|wrong|not match|doesn.t match|failed|not recognized/i, message);
       assert.notEqual(new URL(page.url()).pathname, '/', 'still not signed in');
 
       const cookies = await browser.context.cookies(gw.base);
@@ -114,7 +116,7 @@ for (const store of stores) {
       await page.getByLabel(/password/i).first().fill(password);
       await Promise.all([page.waitForURL(`${gw.base}/`), submit.click()]);
       await shot('signed-in');
-      assert.match(await page.locator('body').innerText(), new RegExp(email.replace('.', '\\.'), 'i'));
+      assert.match(await page.locator('body').innerText(), new RegExp(email.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i'));
 
       signedInCookies = await browser.context.cookies(gw.base);
       const session = signedInCookies.find((c) => c.name === COOKIE);
@@ -141,14 +143,15 @@ for (const store of stores) {
         .first();
       await signOut.click();
       await page.waitForLoadState('load');
-      // GET /logout shows a confirmation page: confirm it.
-      if (new URL(page.url()).pathname === '/logout') {
+      // A confirmation page (as GET /logout may show) still offers a sign-out button: press it.
+      const confirm = page.getByRole('button', { name: /sign out|log out|logout|confirm|yes/i });
+      if ((await confirm.count()) > 0) {
         await shot('logout-confirm');
-        const confirm = page.getByRole('button', { name: /sign out|log out|logout|confirm|yes/i }).first();
-        await confirm.click();
+        await confirm.first().click();
         await page.waitForLoadState('load');
       }
       await shot('signed-out');
+      assert.match(await page.locator('body').innerText(), /signed out|logged out/i);
 
       // The cookie the browser held before is no longer honoured (the session record is gone) ...
       const old = await verify(gw, signedInCookies);

@@ -183,8 +183,6 @@ export async function startGateway({ redisUrl, env = {}, timeoutMs = 30000 } = {
       GATEHOUSE_DATA_DIR: dataDir,
       GATEHOUSE_ADMIN_TOKEN: adminToken,
       GATEHOUSE_TRUSTED_PROXIES: '["127.0.0.1/32"]',
-      GATEHOUSE_ALLOWED_RETURN_HOSTS: '["127.0.0.1","localhost"]',
-      RUST_LOG: process.env.RUST_LOG || 'info',
       ...env,
     };
     if (redisUrl) {

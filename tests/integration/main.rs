@@ -1,0 +1,14 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+//! One integration binary (one link step): every module drives the real gateway over
+//! HTTP on loopback, against the embedded store and a real redis-server.
+
+mod common;
+
+mod admin_api;
+mod forward_auth;
+mod login;
+mod nginx;
+mod redis_faults;
+mod sessions;
+mod store_conformance;
