@@ -16,6 +16,8 @@ pub enum Error {
     Invalid { field: String, message: String },
     #[error("not authorized")]
     Unauthorized,
+    #[error("{0}")]
+    TooLarge(String),
     #[error("too many attempts")]
     RateLimited { retry_after: Duration },
     #[error(transparent)]

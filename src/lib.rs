@@ -97,15 +97,31 @@ pub async fn build_state(
 }
 
 /// Extractor failures become the same error shapes as handler failures: JSON under the
-/// API prefixes, a page elsewhere.
-fn extractor_error(req: &HttpRequest, field: &str, detail: String) -> actix_web::Error {
+/// API prefixes, a page elsewhere. An oversized body is a 413, anything else a 400.
+fn extractor_error(
+    req: &HttpRequest,
+    field: &str,
+    detail: String,
+    too_large: bool,
+) -> actix_web::Error {
     let path = req.path();
     if path.starts_with("/api/") || path.starts_with("/scim/") {
-        let err = ApiError::invalid(field, detail);
+        let err = if too_large {
+            ApiError(Error::TooLarge(format!(
+                "the request body is larger than {JSON_LIMIT} bytes"
+            )))
+        } else {
+            ApiError::invalid(field, detail)
+        };
         actix_web::error::InternalError::from_response(err.to_string(), err.error_response()).into()
     } else {
+        let status = if too_large {
+            actix_web::http::StatusCode::PAYLOAD_TOO_LARGE
+        } else {
+            actix_web::http::StatusCode::BAD_REQUEST
+        };
         let page = PageError::new(
-            actix_web::http::StatusCode::BAD_REQUEST,
+            status,
             "Please check what you entered",
             "The form was incomplete or too large.",
             "Go back, fill in every field, and try again.",
@@ -132,20 +148,30 @@ pub fn build_app(
         .app_data(
             aweb::JsonConfig::default()
                 .limit(JSON_LIMIT)
-                .error_handler(|e, req| extractor_error(req, "body", e.to_string())),
+                .error_handler(|e, req| {
+                    let too_large = matches!(
+                        e,
+                        actix_web::error::JsonPayloadError::Overflow { .. }
+                            | actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                    );
+                    extractor_error(req, "body", e.to_string(), too_large)
+                }),
         )
         .app_data(
             aweb::FormConfig::default()
                 .limit(FORM_LIMIT)
-                .error_handler(|e, req| extractor_error(req, "form", e.to_string())),
+                .error_handler(|e, req| {
+                    let too_large = matches!(e, actix_web::error::UrlencodedError::Overflow { .. });
+                    extractor_error(req, "form", e.to_string(), too_large)
+                }),
         )
         .app_data(
             aweb::QueryConfig::default()
-                .error_handler(|e, req| extractor_error(req, "query", e.to_string())),
+                .error_handler(|e, req| extractor_error(req, "query", e.to_string(), false)),
         )
         .app_data(
             aweb::PathConfig::default()
-                .error_handler(|e, req| extractor_error(req, "path", e.to_string())),
+                .error_handler(|e, req| extractor_error(req, "path", e.to_string(), false)),
         )
         .app_data(aweb::PayloadConfig::default().limit(JSON_LIMIT))
         .configure(web::configure)

@@ -180,8 +180,13 @@ async fn post_domain(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let tenant = tenants::require(&*state.store, &id).await?;
+    let domain = crate::tenant::domain::normalize_domain(&body.domain)
+        .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
+    if tenant.owns_domain(&domain) {
+        return Ok(HttpResponse::Ok().json(tenant));
+    }
     let mut secondary = tenant.secondary_domains.clone();
-    secondary.push(body.into_inner().domain);
+    secondary.push(domain);
     let change = TenantUpdate {
         secondary_domains: Some(secondary),
         ..Default::default()
@@ -200,10 +205,9 @@ async fn delete_domain(
         .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
     let tenant = tenants::require(&*state.store, &id).await?;
     if tenant.primary_domain == domain {
-        return Err(ApiError::invalid(
-            "domain",
-            "the primary domain cannot be removed; make another domain primary first",
-        ));
+        return Err(ApiError(Error::Conflict(
+            "the primary domain cannot be removed; make another domain primary first".into(),
+        )));
     }
     if !tenant.secondary_domains.contains(&domain) {
         return Err(ApiError(Error::NotFound("domain")));
@@ -320,13 +324,13 @@ async fn post_session(
     let (tenant_id, user_id) = path.into_inner();
     let user = users::require_in_tenant(&*state.store, &tenant_id, &user_id).await?;
     if !user.is_active() {
-        return Err(ApiError::invalid("user_id", "the user is not active"));
+        return Err(ApiError(Error::Conflict("the user is not active".into())));
     }
     let issued = state
         .sessions
         .issue(
             &user,
-            LoginMethod::Password,
+            LoginMethod::Admin,
             ClientInfo {
                 ip: None,
                 user_agent: Some("admin-api".into()),

@@ -30,6 +30,8 @@ pub enum LoginMethod {
     Password,
     Saml,
     Oidc,
+    /// Minted by an operator through the admin API (service accounts, support).
+    Admin,
 }
 
 impl LoginMethod {
@@ -38,6 +40,7 @@ impl LoginMethod {
             Self::Password => "password",
             Self::Saml => "saml",
             Self::Oidc => "oidc",
+            Self::Admin => "admin",
         }
     }
 }

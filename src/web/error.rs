@@ -21,6 +21,7 @@ fn classify(err: &Error) -> (StatusCode, &'static str) {
         Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::Invalid { .. } => (StatusCode::BAD_REQUEST, "invalid_request"),
+        Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
         Error::Store(StoreError::Unavailable(_)) => {
@@ -35,9 +36,11 @@ fn classify(err: &Error) -> (StatusCode, &'static str) {
 /// The message shown to a client: the error's own text only where it was written for them.
 fn public_message(err: &Error) -> String {
     match err {
-        Error::NotFound(_) | Error::Conflict(_) | Error::Invalid { .. } | Error::Unauthorized => {
-            err.to_string()
-        }
+        Error::NotFound(_)
+        | Error::Conflict(_)
+        | Error::Invalid { .. }
+        | Error::TooLarge(_)
+        | Error::Unauthorized => err.to_string(),
         Error::RateLimited { retry_after } => format!(
             "too many attempts; try again in {} seconds",
             retry_after.as_secs().max(1)

@@ -70,7 +70,7 @@ async fn tenant_and_domain_lifecycle(backend: Backend) {
             None,
         )
         .await;
-    assert_eq!(r.status(), 400, "primary domain stays");
+    assert_eq!(r.status(), 409, "primary domain stays");
 
     // Users: email must be in the tenant's domains.
     let r = app

@@ -161,7 +161,16 @@ impl TestApp {
             let system = actix_web::rt::System::new();
             system.block_on(async move {
                 let clock: SharedClock = Arc::new(SystemClock);
-                let store = gatehouse::open_store(&config, clock.clone()).expect("store opens");
+                // A restarted instance may find the previous one's file lock not yet released.
+                let mut store = gatehouse::open_store(&config, clock.clone());
+                for _ in 0..200 {
+                    if store.is_ok() {
+                        break;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    store = gatehouse::open_store(&config, clock.clone());
+                }
+                let store = store.expect("store opens");
                 let state = gatehouse::build_state(config, store, clock)
                     .await
                     .expect("state builds");

@@ -162,8 +162,8 @@ async fn deactivation_and_password_change_end_sessions(backend: Backend) {
         .await;
     assert_eq!(
         refused.status(),
-        400,
-        "no new sessions for a deactivated user"
+        409,
+        "no new sessions for a deactivated user (409)"
     );
     app.stop().await;
 }
