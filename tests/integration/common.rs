@@ -75,6 +75,8 @@ pub struct Options {
     pub port: Option<u16>,
     /// Public URL when it differs from the listen address (several instances share one).
     pub base_url: Option<String>,
+    /// Serve HTTPS with this PEM certificate and key.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 impl Options {
@@ -92,6 +94,7 @@ impl Options {
             identity_assertion_header: false,
             port: None,
             base_url: None,
+            tls: None,
         }
     }
 }
@@ -116,7 +119,12 @@ impl TestApp {
         let listener = TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).unwrap();
         let port = listener.local_addr().unwrap().port();
         options.port = Some(port);
-        let own = format!("http://127.0.0.1:{port}");
+        let scheme = if options.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        let own = format!("{scheme}://127.0.0.1:{port}");
         let public = options.base_url.clone().unwrap_or_else(|| own.clone());
         let admin_token = "test-admin-token-0123456789abcdef".to_string();
         let mut tmp = None;
@@ -130,6 +138,8 @@ impl TestApp {
             login_failures_per_account: options.login_failures_per_account,
             login_attempts_per_client: options.login_attempts_per_client,
             identity_assertion_header: options.identity_assertion_header,
+            tls_cert: options.tls.as_ref().map(|t| t.0.clone()),
+            tls_key: options.tls.as_ref().map(|t| t.1.clone()),
             ..RawConfig::default()
         };
         match options.backend {
@@ -237,6 +247,8 @@ impl TestApp {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(Policy::none())
+            // The TLS test checks the certificate with its own client; helpers need not.
+            .danger_accept_invalid_certs(self.options.tls.is_some())
             .build()
             .unwrap()
     }

@@ -12,3 +12,4 @@ mod nginx;
 mod redis_faults;
 mod sessions;
 mod store_conformance;
+mod tls;
