@@ -41,11 +41,11 @@ pub fn for_upstream(
     let claims = AssertionClaims {
         iss: state.sessions.keys().issuer(),
         aud: audience,
-        sub: &view.user_id,
-        email: &view.email,
-        tid: &view.tenant_id,
-        groups: view.groups.split(',').filter(|g| !g.is_empty()).collect(),
-        sid: &view.session_id,
+        sub: view.user_id(),
+        email: view.email(),
+        tid: view.tenant_id(),
+        groups: view.groups().split(',').filter(|g| !g.is_empty()).collect(),
+        sid: view.session_id(),
         iat: now,
         exp: (now + ASSERTION_SECS).min(view.expires_unix),
     };

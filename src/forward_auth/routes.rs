@@ -40,10 +40,10 @@ async fn get_verify(
         match state.sessions.authenticate(&token).await {
             Ok(view) => {
                 let mut ok = HttpResponse::Ok();
-                ok.insert_header((HEADER_USER, view.user_id.as_str()))
-                    .insert_header((HEADER_EMAIL, view.email.as_str()))
-                    .insert_header((HEADER_TENANT, view.tenant_id.as_str()))
-                    .insert_header((HEADER_GROUPS, view.groups.as_str()))
+                ok.insert_header((HEADER_USER, view.user_id()))
+                    .insert_header((HEADER_EMAIL, view.email()))
+                    .insert_header((HEADER_TENANT, view.tenant_id()))
+                    .insert_header((HEADER_GROUPS, view.groups()))
                     .insert_header((header::CACHE_CONTROL, "no-store"));
                 if config.identity_assertion_header {
                     if let Some(assertion) = super::assertion::for_upstream(&state, &view, &req) {

@@ -326,10 +326,10 @@ async fn get_home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let Ok(view) = state.sessions.authenticate(&token).await else {
         return Ok(see_other("/login"));
     };
-    let tenant_name = tenants::get(&*state.store, &view.tenant_id)
+    let tenant_name = tenants::get(&*state.store, view.tenant_id())
         .await
         .map_err(PageError::from)?
-        .map_or_else(|| view.tenant_id.clone(), |t| t.name);
+        .map_or_else(|| view.tenant_id().to_owned(), |t| t.name);
     let expires = time::OffsetDateTime::from_unix_timestamp(view.expires_unix)
         .ok()
         .and_then(|t| {
@@ -341,7 +341,7 @@ async fn get_home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let mut resp = html(
         StatusCode::OK,
         &HomePage {
-            email: view.email.clone(),
+            email: view.email().to_owned(),
             tenant_name,
             method: view.method.to_owned(),
             expires,

@@ -4,11 +4,15 @@
 //! (`healthy`), and a revoked session id can never be (re)inserted — a tombstone blocks the
 //! race where a store read starts before a revocation and finishes after it. When the feed
 //! drops, every entry is discarded and the generation moves on, so reads already in flight
-//! cannot re-populate the cache with stale answers.
+//! cannot re-populate the cache with stale answers. A revoked session stays hidden by its
+//! tombstone until the periodic purge has removed its entries.
 
-use dashmap::DashMap;
+use std::hash::BuildHasher;
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
+
+use dashmap::DashMap;
 
 use super::jwt::KeyRing;
 use super::Session;
@@ -17,21 +21,22 @@ use crate::store::{Event, Store, Subscription};
 
 /// Upper bound on cached tokens; beyond it the cache starts over (cheap, and only costs
 /// one store read per active session).
-const MAX_ENTRIES: usize = 500_000;
-/// How long a revoked session id is remembered.
-const TOMBSTONE_SECS: i64 = 3600;
+const MAX_ENTRIES: usize = 1_000_000;
+/// How often cached entries of revoked or expired sessions are purged.
+pub const PURGE_EVERY: Duration = Duration::from_secs(30);
+/// A tombstone outlives at least one purge pass after it was set (that pass removes the
+/// revoked session's entries), so it may then be forgotten.
+const TOMBSTONE_SECS: i64 = 120;
 /// Minimum seconds between two "last seen" writes of one session.
 const TOUCH_EVERY_SECS: i64 = 60;
 
-/// What forward auth needs to know about a live session.
+/// What forward auth needs to know about a live session, packed into one string so that
+/// 100,000 cached sessions stay within a few tens of megabytes.
 #[derive(Debug)]
 pub struct SessionView {
-    pub session_id: String,
-    pub user_id: String,
-    pub tenant_id: String,
-    pub email: String,
-    /// Comma-separated, ready for the `X-Gatehouse-Groups` header.
-    pub groups: String,
+    /// session id, user id, tenant id, email, groups (comma-separated), back to back.
+    text: Box<str>,
+    ends: [u32; 5],
     pub method: &'static str,
     pub expires_unix: i64,
     last_touch_unix: AtomicI64,
@@ -39,16 +44,47 @@ pub struct SessionView {
 
 impl SessionView {
     pub fn new(s: &Session, token_exp: i64) -> Self {
+        let groups = s.groups.join(",");
+        let parts = [s.id.as_str(), &s.user_id, &s.tenant_id, &s.email, &groups];
+        let mut text = String::with_capacity(parts.iter().map(|p| p.len()).sum());
+        let mut ends = [0u32; 5];
+        for (i, p) in parts.iter().enumerate() {
+            text.push_str(p);
+            ends[i] = u32::try_from(text.len()).unwrap_or(u32::MAX);
+        }
         Self {
-            session_id: s.id.clone(),
-            user_id: s.user_id.clone(),
-            tenant_id: s.tenant_id.clone(),
-            email: s.email.clone(),
-            groups: s.groups.join(","),
+            text: text.into_boxed_str(),
+            ends,
             method: s.method.as_str(),
             expires_unix: token_exp.min(s.expires_at.unix_timestamp()),
             last_touch_unix: AtomicI64::new(s.last_seen_at.unix_timestamp()),
         }
+    }
+
+    fn part(&self, i: usize) -> &str {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        self.text.get(start..self.ends[i] as usize).unwrap_or("")
+    }
+
+    pub fn session_id(&self) -> &str {
+        self.part(0)
+    }
+
+    pub fn user_id(&self) -> &str {
+        self.part(1)
+    }
+
+    pub fn tenant_id(&self) -> &str {
+        self.part(2)
+    }
+
+    pub fn email(&self) -> &str {
+        self.part(3)
+    }
+
+    /// Comma-separated, ready for the `X-Gatehouse-Groups` header.
+    pub fn groups(&self) -> &str {
+        self.part(4)
     }
 
     /// True for exactly one caller once per [`TOUCH_EVERY_SECS`].
@@ -64,9 +100,13 @@ impl SessionView {
 
 pub struct SessionCache {
     clock: SharedClock,
-    by_token: DashMap<String, Arc<SessionView>>,
-    tokens_by_sid: DashMap<String, Vec<String>>,
-    tombstones: DashMap<String, i64>,
+    /// Keyed by a 128-bit SipHash of the token under two random per-process keys: the token
+    /// itself (hundreds of bytes) is never kept, and without the keys nobody can aim a
+    /// token at another's entry.
+    by_token: DashMap<u128, Arc<SessionView>>,
+    hash_keys: (std::hash::RandomState, std::hash::RandomState),
+    /// Revoked session ids, consulted on every hit until a purge has removed their entries.
+    tombstones: DashMap<Box<str>, i64>,
     healthy: AtomicBool,
     generation: AtomicU64,
     hits: AtomicU64,
@@ -78,7 +118,7 @@ impl SessionCache {
         Arc::new(Self {
             clock,
             by_token: DashMap::new(),
-            tokens_by_sid: DashMap::new(),
+            hash_keys: (std::hash::RandomState::new(), std::hash::RandomState::new()),
             tombstones: DashMap::new(),
             healthy: AtomicBool::new(false),
             generation: AtomicU64::new(0),
@@ -87,15 +127,24 @@ impl SessionCache {
         })
     }
 
+    fn key(&self, token: &str) -> u128 {
+        (u128::from(self.hash_keys.0.hash_one(token)) << 64)
+            | u128::from(self.hash_keys.1.hash_one(token))
+    }
+
+    fn is_revoked(&self, sid: &str) -> bool {
+        !self.tombstones.is_empty() && self.tombstones.contains_key(sid)
+    }
+
     pub fn lookup(&self, token: &str) -> Option<Arc<SessionView>> {
         if !self.healthy.load(Ordering::Acquire) {
             return None;
         }
         let found = self
             .by_token
-            .get(token)
+            .get(&self.key(token))
             .map(|e| e.value().clone())
-            .filter(|v| v.expires_unix > self.clock.unix());
+            .filter(|v| v.expires_unix > self.clock.unix() && !self.is_revoked(v.session_id()));
         let counter = if found.is_some() {
             &self.hits
         } else {
@@ -113,46 +162,41 @@ impl SessionCache {
     pub fn insert(&self, token: &str, view: Arc<SessionView>, generation_at_read: u64) {
         if !self.healthy.load(Ordering::Acquire)
             || self.generation() != generation_at_read
-            || self.tombstones.contains_key(&view.session_id)
+            || self.is_revoked(view.session_id())
         {
             return;
         }
         if self.by_token.len() >= MAX_ENTRIES {
             self.clear();
         }
-        let sid = view.session_id.clone();
-        self.by_token.insert(token.to_owned(), view);
-        self.tokens_by_sid
-            .entry(sid.clone())
-            .or_default()
-            .push(token.to_owned());
-        // A revocation may have landed between the checks above and the insert.
-        if self.tombstones.contains_key(&sid) || self.generation() != generation_at_read {
-            self.forget_session(&sid);
-        }
-    }
-
-    pub fn forget_session(&self, sid: &str) {
-        if let Some((_, tokens)) = self.tokens_by_sid.remove(sid) {
-            for t in tokens {
-                self.by_token.remove(&t);
-            }
+        let key = self.key(token);
+        let sid_revoked_meanwhile = {
+            let sid = view.session_id().to_owned();
+            self.by_token.insert(key, view);
+            self.is_revoked(&sid)
+        };
+        // A revocation or feed loss may have landed between the checks above and the insert.
+        if sid_revoked_meanwhile || self.generation() != generation_at_read {
+            self.by_token.remove(&key);
         }
     }
 
     fn revoke(&self, sid: &str) {
+        self.tombstones.insert(sid.into(), self.clock.unix());
+    }
+
+    /// Drops entries of revoked and expired sessions, then tombstones old enough that a
+    /// purge has already removed their entries.
+    pub fn purge(&self) {
         let now = self.clock.unix();
-        if self.tombstones.len() > 100_000 {
-            self.tombstones.retain(|_, at| now - *at < TOMBSTONE_SECS);
-        }
-        self.tombstones.insert(sid.to_owned(), now);
-        self.forget_session(sid);
+        self.by_token
+            .retain(|_, v| v.expires_unix > now && !self.is_revoked(v.session_id()));
+        self.tombstones.retain(|_, at| now - *at < TOMBSTONE_SECS);
     }
 
     fn clear(&self) {
         self.generation.fetch_add(1, Ordering::AcqRel);
         self.by_token.clear();
-        self.tokens_by_sid.clear();
     }
 
     fn set_healthy(&self, healthy: bool) {
@@ -182,7 +226,8 @@ impl SessionCache {
     }
 }
 
-/// Applies store events to the cache (and key ring) until the process ends.
+/// Applies store events to the cache (and key ring), and purges it periodically, until the
+/// process ends.
 pub fn spawn_listener(
     cache: Arc<SessionCache>,
     keys: Arc<KeyRing>,
@@ -195,6 +240,7 @@ pub fn spawn_listener(
     } = subscription;
     cache.set_healthy(*healthy.borrow_and_update());
     tokio::spawn(async move {
+        let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {
             tokio::select! {
                 event = events.recv() => match event {
@@ -221,6 +267,7 @@ pub fn spawn_listener(
                     let now_healthy = *healthy.borrow_and_update();
                     cache.set_healthy(now_healthy);
                 }
+                _ = purge.tick() => cache.purge(),
             }
         }
     });
@@ -262,7 +309,17 @@ mod tests {
         assert!(cache.lookup("t").is_none());
         cache.set_healthy(true);
         cache.insert("t", view(&clock, "s1"), cache.generation());
-        assert_eq!(cache.lookup("t").unwrap().groups, "g1,g2");
+        let v = cache.lookup("t").unwrap();
+        assert_eq!(
+            (
+                v.session_id(),
+                v.user_id(),
+                v.tenant_id(),
+                v.email(),
+                v.groups()
+            ),
+            ("s1", "us", "tn", "a@b.test", "g1,g2")
+        );
         cache.set_healthy(false);
         assert!(cache.lookup("t").is_none());
     }
@@ -276,6 +333,24 @@ mod tests {
         cache.revoke("s1");
         cache.insert("t", view(&clock, "s1"), generation);
         assert!(cache.lookup("t").is_none());
+    }
+
+    #[test]
+    fn revocation_after_caching_hides_the_entry_and_purge_removes_it() {
+        let clock = ManualClock::starting_now();
+        let cache = SessionCache::new(Arc::new(clock.clone()));
+        cache.set_healthy(true);
+        cache.insert("t", view(&clock, "s1"), cache.generation());
+        cache.insert("u", view(&clock, "s2"), cache.generation());
+        assert!(cache.lookup("t").is_some());
+        cache.revoke("s1");
+        assert!(cache.lookup("t").is_none());
+        cache.purge();
+        assert_eq!(cache.len(), 1, "only the live session stays");
+        clock.advance(Duration::from_secs(TOMBSTONE_SECS as u64 + 1));
+        cache.purge();
+        assert!(cache.tombstones.is_empty());
+        assert!(cache.lookup("u").is_some());
     }
 
     #[test]

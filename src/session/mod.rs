@@ -199,7 +199,7 @@ impl Sessions {
     fn touch_if_due(&self, view: &Arc<SessionView>) {
         if view.claim_touch(self.clock.unix()) {
             let store = self.store.clone();
-            let sid = view.session_id.clone();
+            let sid = view.session_id().to_owned();
             let at = self.clock.now();
             tokio::spawn(async move {
                 if let Err(e) = store::touch(&*store, &sid, at).await {
