@@ -31,9 +31,9 @@ for pkg in "${wanted[@]}"; do
 done
 
 if [[ "$mode" == test ]]; then
-  # Any nginx flavour will do as long as it has auth_request (all Debian builds do).
+  # Any nginx build with auth_request will do (Debian's `nginx` has it).
   if ! command -v nginx >/dev/null 2>&1 && [[ ! -x /usr/sbin/nginx ]]; then
-    missing+=(nginx-light)
+    missing+=(nginx)
   fi
   # Node.js usually comes with the machine (often from another source than Debian):
   # only install Debian's when there is no node at all.
@@ -63,7 +63,20 @@ fi
 echo "setup.sh ($mode): installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 log="$(mktemp)"
-trap 'rm -f "$log"' EXIT
+# Packages installed here must not start their services (nginx on :80, a second redis):
+# the tests and benchmarks start their own. policy-rc.d is Debian's switch for that.
+policy=/usr/sbin/policy-rc.d
+own_policy=0
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\nexit 101\n' | "${SUDO[@]}" tee "$policy" >/dev/null
+  "${SUDO[@]}" chmod 0755 "$policy"
+  own_policy=1
+fi
+cleanup() {
+  rm -f "$log"
+  if [[ $own_policy -eq 1 ]]; then "${SUDO[@]}" rm -f "$policy"; fi
+}
+trap cleanup EXIT
 if ! "${SUDO[@]}" apt-get update -qq >"$log" 2>&1; then
   cat "$log" >&2
   echo "setup.sh: apt-get update failed" >&2

@@ -208,9 +208,54 @@ pub enum ConfigError {
     },
 }
 
+/// Every key `RawConfig` accepts, as `GATEHOUSE_{KEY}` spells it (lower-cased).
+const ENV_KEYS: &[&str] = &[
+    "listen",
+    "base_url",
+    "data_dir",
+    "redis_url",
+    "redis_key_prefix",
+    "redis_pool_size",
+    "admin_token",
+    "session_lifetime_secs",
+    "cookie_name",
+    "cookie_domain",
+    "trusted_proxies",
+    "allowed_return_hosts",
+    "tls_cert",
+    "tls_key",
+    "log_format",
+    "identity_assertion_header",
+    "login_attempts_per_client",
+    "login_failures_per_account",
+];
+
+/// Variables with our prefix that are not settings but are read elsewhere.
+const ENV_NOT_SETTINGS: &[&str] = &["log"];
+
+/// The environment provider: only known keys, so that unrelated `GATEHOUSE_*` variables
+/// (a test harness's, a wrapper script's) never stop the gateway from starting.
+pub fn env_provider() -> Env {
+    Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
+        ENV_KEYS
+            .iter()
+            .any(|known| k.as_str().eq_ignore_ascii_case(known))
+    })
+}
+
+/// `GATEHOUSE_*` variables that are neither settings nor known to the gateway: likely typos,
+/// reported at start-up (`GATEHOUSE_LISTN` would otherwise be silently ignored).
+pub fn unknown_env_vars() -> Vec<String> {
+    std::env::vars()
+        .filter_map(|(k, _)| k.strip_prefix("GATEHOUSE_").map(str::to_ascii_lowercase))
+        .filter(|k| !ENV_KEYS.contains(&k.as_str()) && !ENV_NOT_SETTINGS.contains(&k.as_str()))
+        .map(|k| format!("GATEHOUSE_{}", k.to_ascii_uppercase()))
+        .collect()
+}
+
 /// Reads defaults, the file (when given or present) and the environment.
 pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
-    load_from(file, Env::prefixed("GATEHOUSE_").split("__"))
+    load_from(file, env_provider())
 }
 
 /// Like [`load`], with the environment provider passed in (tests use an empty one).
@@ -553,6 +598,17 @@ mod tests {
                 "tenants[1].primary_domain"
             ]
         );
+    }
+
+    #[test]
+    fn every_setting_can_come_from_the_environment() {
+        let fields = serde_json::to_value(RawConfig::default()).unwrap();
+        let mut fields: Vec<String> = fields.as_object().unwrap().keys().cloned().collect();
+        fields.retain(|f| f != "tenants");
+        fields.sort();
+        let mut env: Vec<String> = ENV_KEYS.iter().map(|s| s.to_string()).collect();
+        env.sort();
+        assert_eq!(fields, env);
     }
 
     #[test]

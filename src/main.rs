@@ -38,9 +38,11 @@ struct ConfigArg {
 fn init_tracing(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("GATEHOUSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,actix_server=warn"));
+    // Colour only on a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     if json {
         builder.json().init();
     } else {
@@ -105,6 +107,9 @@ async fn serve(arg: ConfigArg) -> anyhow::Result<()> {
         tracing::warn!(
             "no admin_token configured: the admin API (/api/v1) answers 401 to everyone"
         );
+    }
+    for var in config::unknown_env_vars() {
+        tracing::warn!(%var, "ignoring an environment variable that is not a Gatehouse setting (typo?)");
     }
     let clock: SharedClock = Arc::new(SystemClock);
     let store = gatehouse::open_store(&cfg, clock.clone()).context("opening the store")?;
