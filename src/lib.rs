@@ -14,6 +14,7 @@ pub mod login;
 pub mod metrics;
 pub mod random;
 pub mod redirect;
+pub mod saml;
 pub mod session;
 pub mod state;
 pub mod store;
