@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::AdminAuth;
 use crate::error::Error;
+use crate::saml;
 use crate::session::{store as sessions, ClientInfo, LoginMethod, Session};
 use crate::state::AppState;
 use crate::tenant::repo::{self as tenants, NewTenant, TenantUpdate};
@@ -56,6 +57,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/tenants/{tenant_id}/users/{user_id}/sessions",
                 web::delete().to(delete_user_sessions),
             )
+            .route("/tenants/{tenant_id}/saml", web::get().to(get_saml))
+            .route("/tenants/{tenant_id}/saml", web::put().to(put_saml))
+            .route("/tenants/{tenant_id}/saml", web::delete().to(delete_saml))
             .route("/sessions/{session_id}", web::delete().to(delete_session))
             .route("/signing-keys", web::get().to(get_signing_keys))
             .route("/signing-keys/rotate", web::post().to(post_rotate_key)),
@@ -381,4 +385,53 @@ async fn post_rotate_key(_: AdminAuth, state: web::Data<AppState>) -> ApiResult 
         .rotate(&*state.store, &*state.clock, state.sessions.lifetime())
         .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "active_kid": kid })))
+}
+
+/// The SP values to copy into the IdP, and the stored connection (if any).
+#[derive(Serialize)]
+struct SamlSettingsResponse {
+    sp_entity_id: String,
+    sp_acs_url: String,
+    sp_metadata_url: String,
+    connection: Option<saml::connection::SamlConnection>,
+}
+
+async fn saml_settings(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<SamlSettingsResponse, ApiError> {
+    let tenant = tenants::require(&*state.store, tenant_id).await?;
+    let sp = saml::sp::endpoints(&state.config.base_url, &tenant.primary_domain);
+    Ok(SamlSettingsResponse {
+        sp_metadata_url: sp.entity_id.clone(),
+        sp_entity_id: sp.entity_id,
+        sp_acs_url: sp.acs_url,
+        connection: saml::connection::get(&*state.store, &tenant.id).await?,
+    })
+}
+
+async fn get_saml(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(saml_settings(&state, &id).await?))
+}
+
+/// Saves the tenant's SAML connection; every value is checked now (certificate parse,
+/// validity, key type, https URLs), never first at login time.
+async fn put_saml(
+    _: AdminAuth,
+    id: web::Path<String>,
+    body: web::Json<saml::connection::SamlConnectionInput>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let tenant = tenants::require(&*state.store, &id).await?;
+    saml::connection::save(&*state.store, &*state.clock, &tenant.id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(saml_settings(&state, &tenant.id).await?))
+}
+
+async fn delete_saml(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    tenants::require(&*state.store, &id).await?;
+    if saml::connection::delete(&*state.store, &id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError(Error::NotFound("SAML connection")))
+    }
 }

@@ -44,3 +44,8 @@ pub fn signing_keys() -> &'static str {
 pub fn rate(bucket: &str, subject: &str) -> String {
     format!("rate:{bucket}:{subject}")
 }
+
+/// A tenant's SAML connection.
+pub fn saml_connection(tenant_id: &str) -> String {
+    format!("saml_connection:{tenant_id}")
+}

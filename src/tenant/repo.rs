@@ -216,6 +216,7 @@ pub async fn delete(store: &dyn Store, id: &str) -> Result<()> {
     for d in tenant.domains() {
         release_domain(store, d, &tenant.id).await?;
     }
+    store.delete(&keys::saml_connection(&tenant.id)).await?;
     store.index_remove(keys::tenants(), &tenant.id).await?;
     store.delete(&keys::tenant(&tenant.id)).await?;
     Ok(())

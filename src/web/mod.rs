@@ -15,5 +15,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     ops::configure(cfg);
     crate::forward_auth::routes::configure(cfg);
     crate::login::routes::configure(cfg);
+    crate::saml::routes::configure(cfg);
     crate::admin::routes::configure(cfg);
 }

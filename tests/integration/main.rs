@@ -10,6 +10,7 @@ mod forward_auth;
 mod login;
 mod nginx;
 mod redis_faults;
+mod saml_setup;
 mod sessions;
 mod store_conformance;
 mod tls;

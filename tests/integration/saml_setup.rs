@@ -1,0 +1,191 @@
+//! Setting up a tenant's SAML connection as the vendor guides describe: copy the SP values,
+//! paste the IdP values back; bad certificates are refused at save time with an explanation.
+
+use openssl::asn1::Asn1Time;
+use openssl::hash::MessageDigest;
+use openssl::pkey::PKey;
+use openssl::rsa::Rsa;
+use openssl::x509::{X509NameBuilder, X509};
+use reqwest::Method;
+use serde_json::json;
+
+use crate::common::{unique_domain, Backend, TestApp};
+
+fn rsa_cert_pem(cn: &str, from_days: i64, to_days: i64) -> String {
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(&key).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    b.set_not_before(&Asn1Time::from_unix(now + from_days * 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now + to_days * 86_400).unwrap())
+        .unwrap();
+    b.sign(&key, MessageDigest::sha256()).unwrap();
+    String::from_utf8(b.build().to_pem().unwrap()).unwrap()
+}
+
+fn without_armor(pem: &str) -> String {
+    pem.lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+async fn sp_metadata_per_tenant_domain(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let primary = unique_domain();
+    let secondary = unique_domain();
+    let r = app
+        .admin(Method::POST, "/tenants", Some(json!({"name": "Aero", "primary_domain": primary, "secondary_domains": [secondary]})))
+        .await;
+    assert_eq!(r.status(), 201);
+    let c = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let md = c
+        .get(app.url(&format!("/saml/metadata/{}", primary.to_uppercase())))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(md.status(), 200);
+    let xml = md.text().await.unwrap();
+    let parsed: samael::metadata::EntityDescriptor = xml.parse().unwrap();
+    assert_eq!(
+        parsed.entity_id.unwrap(),
+        app.url(&format!("/saml/metadata/{primary}"))
+    );
+    let acs = &parsed.sp_sso_descriptors.unwrap()[0].assertion_consumer_services[0];
+    assert_eq!(acs.location, app.url(&format!("/saml/acs/{primary}")));
+    let moved = c
+        .get(app.url(&format!("/saml/metadata/{secondary}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(moved.status(), 301);
+    assert_eq!(
+        moved.headers()["location"],
+        app.url(&format!("/saml/metadata/{primary}")).as_str()
+    );
+    let unknown = c
+        .get(app.url("/saml/metadata/nobody.test"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    app.stop().await;
+}
+crate::both_backends!(sp_metadata_both, super::sp_metadata_per_tenant_domain);
+
+/// The JumpCloud guide's flow: Custom provider, IdP Entity ID "JumpCloud", the SSO URL, and
+/// the certificate "without the BEGIN and END tags".
+async fn saml_connection_is_validated_at_save_time(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let domain = unique_domain();
+    let tenant = app.create_tenant(&domain, false).await;
+    let path = format!("/tenants/{}/saml", tenant["id"].as_str().unwrap());
+
+    let settings: serde_json::Value = app
+        .admin(Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        settings["sp_entity_id"],
+        app.url(&format!("/saml/metadata/{domain}"))
+    );
+    assert_eq!(
+        settings["sp_acs_url"],
+        app.url(&format!("/saml/acs/{domain}"))
+    );
+    assert!(settings["connection"].is_null());
+
+    let base = json!({"provider": "jumpcloud", "idp_entity_id": "JumpCloud", "idp_sso_url": "https://sso.jumpcloud.example/saml2/gatehouse"});
+    let with = |extra: serde_json::Value| {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        b
+    };
+    for (body, field, says) in [
+        (base.clone(), "certificate", "is required"),
+        (
+            with(json!({"certificate": "not a certificate"})),
+            "certificate",
+            "not valid base64",
+        ),
+        (
+            with(json!({"certificate": rsa_cert_pem("old.idp", -400, -2)})),
+            "certificate",
+            "expired on",
+        ),
+        (
+            with(
+                json!({"certificate": rsa_cert_pem("ok", -1, 300), "idp_sso_url": "http://sso.jumpcloud.example/"}),
+            ),
+            "idp_sso_url",
+            "https",
+        ),
+        (
+            with(json!({"certificate": rsa_cert_pem("ok", -1, 300), "clock_skew_secs": 3600})),
+            "clock_skew_secs",
+            "at most 300",
+        ),
+    ] {
+        let r = app.admin(Method::PUT, &path, Some(body)).await;
+        assert_eq!(r.status(), 400);
+        let err: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], field);
+        assert!(
+            err["error"]["message"].as_str().unwrap().contains(says),
+            "{err}"
+        );
+    }
+    let still: serde_json::Value = app
+        .admin(Method::GET, &path, None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        still["connection"].is_null(),
+        "nothing is saved by a refused request"
+    );
+
+    let pem = rsa_cert_pem("jumpcloud.idp", -1, 365);
+    let r = app
+        .admin(
+            Method::PUT,
+            &path,
+            Some(with(json!({"certificate": without_armor(&pem)}))),
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let saved: serde_json::Value = r.json().await.unwrap();
+    let conn = &saved["connection"];
+    assert_eq!(conn["provider"], "jumpcloud");
+    assert_eq!(
+        conn["attributes"]["email"], "email",
+        "JumpCloud preset maps the email attribute"
+    );
+    assert_eq!(conn["certificates"][0]["subject"], "CN=jumpcloud.idp");
+    assert_eq!(conn["certificates"][0]["key"], "RSA 2048");
+    assert!(
+        conn["allow_idp_initiated"] == json!(false),
+        "IdP-initiated login is off by default"
+    );
+    assert_eq!(app.admin(Method::DELETE, &path, None).await.status(), 204);
+    app.stop().await;
+}
+crate::both_backends!(
+    saml_connection_both,
+    super::saml_connection_is_validated_at_save_time
+);
