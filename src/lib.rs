@@ -49,6 +49,14 @@ pub fn install_crypto_providers() {
     let _ = jsonwebtoken::crypto::rust_crypto::DEFAULT_PROVIDER.install_default();
 }
 
+/// Initialises libxml2/xmlsec on the calling thread before any worker starts: Debian's
+/// libxml2 wants `xmlInitParser()` on the main thread, and samael only initialises on its
+/// first parse. The call fails (no certificate) and that is expected.
+pub fn warm_up_xml() {
+    use samael::crypto::CryptoProvider;
+    let _ = samael::crypto::Crypto::verify_signed_xml("<a/>", &Vec::<u8>::new().into(), None);
+}
+
 /// Opens the configured store backend.
 pub fn open_store(
     config: &Config,

@@ -56,6 +56,7 @@ fn load_config(arg: &ConfigArg) -> Result<Config, ConfigError> {
 
 fn main() -> ExitCode {
     gatehouse::install_crypto_providers();
+    gatehouse::warm_up_xml();
     let cli = Cli::parse();
     let command = cli.command.unwrap_or(Command::Serve(ConfigArg::default()));
     let result = match command {

@@ -254,6 +254,8 @@ struct SsoQuery {
 struct SsoForm {
     domain: String,
     csrf_token: String,
+    #[serde(default)]
+    return_to: String,
 }
 
 async fn get_sso(
@@ -273,7 +275,8 @@ async fn get_sso(
             None,
         );
     };
-    route_to_sso(&state, domain).await
+    let return_to = allowed_return(&state, query.return_to.as_deref());
+    route_to_sso(&state, domain, return_to).await
 }
 
 async fn post_sso(
@@ -282,12 +285,17 @@ async fn post_sso(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &form.csrf_token)?;
-    route_to_sso(&state, &form.domain).await
+    let return_to = allowed_return(&state, Some(&form.return_to));
+    route_to_sso(&state, &form.domain, return_to).await
 }
 
 /// Finds the tenant for what the person typed. Unknown domains get the same page whatever
 /// the reason, so the form cannot be used to list which domains exist.
-async fn route_to_sso(state: &AppState, input: &str) -> Result<HttpResponse, PageError> {
+async fn route_to_sso(
+    state: &AppState,
+    input: &str,
+    return_to: Option<String>,
+) -> Result<HttpResponse, PageError> {
     let unknown = || {
         PageError::new(
             StatusCode::NOT_FOUND,
@@ -309,6 +317,17 @@ async fn route_to_sso(state: &AppState, input: &str) -> Result<HttpResponse, Pag
     else {
         return Err(unknown().with_cause(format!("no tenant for domain {domain}")));
     };
+    if let Some(conn) = crate::saml::connection::get(&*state.store, &tenant.id)
+        .await
+        .map_err(PageError::from)?
+    {
+        let sp = crate::saml::sp::endpoints(&state.config.base_url, &tenant.primary_domain);
+        let target =
+            crate::saml::flow::start(&*state.store, &conn, &sp, return_to, state.clock.now())
+                .await
+                .map_err(PageError::from)?;
+        return Ok(see_other(&target));
+    }
     // Tenants exist before their IdP connection is configured: say so plainly.
     Err(PageError::new(
         StatusCode::CONFLICT,

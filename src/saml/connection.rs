@@ -205,6 +205,12 @@ pub fn build(
             ))
         }
     };
+    if input.sign_authn_requests {
+        return Err(Error::invalid(
+            "sign_authn_requests",
+            "signed AuthnRequests are not available yet; leave this off and make sure the IdP does not require signed requests",
+        ));
+    }
     let skew = input.clock_skew_secs.unwrap_or(DEFAULT_CLOCK_SKEW_SECS);
     if skew > MAX_CLOCK_SKEW_SECS {
         return Err(Error::invalid(

@@ -9,7 +9,10 @@
 //! Still to come (issue 3): AuthnRequest + RelayState flow state, the hardened ACS on top
 //! of samael, IdP-initiated login.
 
+pub mod acs;
 pub mod cert;
 pub mod connection;
+pub mod flow;
 pub mod routes;
+pub mod signin;
 pub mod sp;

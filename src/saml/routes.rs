@@ -1,16 +1,44 @@
-//! Public SAML routes: `GET /saml/metadata/{domain}`.
+//! Public SAML routes: `GET /saml/metadata/{domain}` and `POST /saml/acs/{domain}`.
+//! `/login/sso` (in `login::routes`) starts the flow through [`super::flow::start`].
 
-use actix_web::http::header;
-use actix_web::{web, HttpResponse};
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, HttpRequest, HttpResponse};
+use serde::Deserialize;
 
+use super::acs::{self, Expectation};
+use super::signin::{self, Outcome};
 use super::sp::{endpoints, metadata_xml};
+use super::{connection, flow};
+use crate::session::LoginMethod;
 use crate::state::AppState;
+use crate::store::keys;
 use crate::tenant::domain::normalize_domain;
 use crate::tenant::repo as tenants;
-use crate::web::error::ApiError;
+use crate::web::cookies;
+use crate::web::error::{ApiError, PageError};
+use crate::web::extract::client_info;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/saml/metadata/{domain}", web::get().to(get_metadata));
+    cfg.route("/saml/metadata/{domain}", web::get().to(get_metadata))
+        .service(
+            web::resource("/saml/acs/{domain}")
+                // SAML responses are larger than ordinary forms; still bounded (T28).
+                .app_data(
+                    web::FormConfig::default()
+                        .limit(acs::MAX_ENCODED + 4096)
+                        .error_handler(|e, _| {
+                            PageError::new(
+                                StatusCode::BAD_REQUEST,
+                                "Sign-in response not accepted",
+                                "The identity provider's response was missing, malformed or too large.",
+                                "Start again from the sign-in page.",
+                            )
+                            .with_cause(e.to_string())
+                            .into()
+                        }),
+                )
+                .route(web::post().to(post_acs)),
+        );
 }
 
 /// Metadata for the tenant owning `domain`. A secondary domain redirects to the primary
@@ -36,11 +64,140 @@ async fn get_metadata(
             .insert_header((header::LOCATION, sp.entity_id))
             .finish());
     }
-    let signed = super::connection::get(&*state.store, &tenant.id)
+    let signed = connection::get(&*state.store, &tenant.id)
         .await?
         .is_some_and(|c| c.sign_authn_requests);
     Ok(HttpResponse::Ok()
         .content_type("application/samlmetadata+xml")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(metadata_xml(&sp, signed)))
+}
+
+#[derive(Deserialize)]
+struct AcsForm {
+    #[serde(rename = "SAMLResponse")]
+    saml_response: String,
+    #[serde(rename = "RelayState", default)]
+    relay_state: String,
+}
+
+fn refused(cause: impl Into<String>) -> PageError {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Single sign-on did not complete",
+        "Your company's identity provider sent a sign-in response we could not accept.",
+        "Try signing in again. If it keeps failing, give your IT administrator the reference below; it points to the exact reason in our logs.",
+    )
+    .with_cause(cause)
+}
+
+async fn post_acs(
+    req: HttpRequest,
+    domain: web::Path<String>,
+    form: web::Form<AcsForm>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, PageError> {
+    let result = consume(&req, &domain, form.into_inner(), &state).await;
+    state.metrics.login(
+        "saml",
+        if result.is_ok() {
+            "success"
+        } else {
+            "rejected"
+        },
+    );
+    result
+}
+
+async fn consume(
+    req: &HttpRequest,
+    domain: &str,
+    form: AcsForm,
+    state: &AppState,
+) -> Result<HttpResponse, PageError> {
+    let store = &*state.store;
+    let domain = normalize_domain(domain).map_err(|_| PageError::not_found())?;
+    let tenant = tenants::by_domain(store, &domain)
+        .await?
+        .ok_or_else(PageError::not_found)?;
+    let conn = connection::get(store, &tenant.id)
+        .await?
+        .ok_or_else(|| refused(format!("tenant {} has no SAML connection", tenant.id)))?;
+    // The flow state is taken (single use) before anything else can fail.
+    let flow = flow::take(store, &form.relay_state).await?;
+    let request_id = match &flow {
+        Some(f) if f.tenant_id != tenant.id => {
+            return Err(refused(format!(
+                "RelayState belongs to tenant {}, response posted to tenant {} (T24)",
+                f.tenant_id, tenant.id
+            )))
+        }
+        Some(f) => Some(f.request_id.clone()),
+        None if conn.allow_idp_initiated => None,
+        None => {
+            return Err(refused(
+                "unsolicited response (no pending request for this RelayState) and IdP-initiated login is off for this tenant",
+            ))
+        }
+    };
+    let sp = endpoints(&state.config.base_url, &tenant.primary_domain);
+    let (sp_v, conn_v, encoded) = (sp.clone(), conn.clone(), form.saml_response);
+    let identity = web::block(move || {
+        acs::validate(
+            &encoded,
+            &Expectation {
+                sp: &sp_v,
+                connection: &conn_v,
+                request_id: request_id.as_deref(),
+            },
+        )
+    })
+    .await
+    .map_err(|e| refused(format!("validation task failed: {e}")))?
+    .map_err(|e| refused(format!("SAML response refused: {e}")))?;
+
+    // Replay cache (T17): the assertion ID is remembered until it expires anyway.
+    let now = state.clock.now();
+    let ttl =
+        (identity.not_on_or_after - now) + time::Duration::seconds(i64::from(conn.clock_skew_secs));
+    let ttl = std::time::Duration::try_from(ttl).unwrap_or(std::time::Duration::from_secs(1));
+    if !store
+        .put_if_absent(
+            &keys::saml_seen(&tenant.id, &identity.assertion_id),
+            b"1",
+            Some(ttl),
+        )
+        .await?
+    {
+        return Err(refused(format!(
+            "assertion {} was already used (replay)",
+            identity.assertion_id
+        )));
+    }
+
+    let user = match signin::resolve(store, &*state.clock, &tenant, &conn, &identity).await? {
+        Outcome::SignedIn { user, created } => {
+            if created {
+                tracing::info!(user = %user.id, tenant = %tenant.id, "created just in time from SAML");
+            }
+            user
+        }
+        Outcome::Refused(why) => return Err(refused(why.to_string())),
+    };
+    let issued = state
+        .sessions
+        .issue(&user, LoginMethod::Saml, client_info(req, &state.config))
+        .await?;
+    tracing::info!(user = %user.id, tenant = %tenant.id, sid = %issued.session.id, idp_initiated = flow.is_none(), "SAML login");
+    let target = flow
+        .and_then(|f| f.return_to)
+        .or(conn.default_return_url)
+        .unwrap_or_else(|| "/".into());
+    let mut resp = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, target))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish();
+    resp.add_cookie(&cookies::session(&state.config, issued.token))
+        .map_err(|e| PageError::from(crate::error::Error::Internal(e.to_string())))?;
+    Ok(resp)
 }

@@ -49,3 +49,13 @@ pub fn rate(bucket: &str, subject: &str) -> String {
 pub fn saml_connection(tenant_id: &str) -> String {
     format!("saml_connection:{tenant_id}")
 }
+
+/// Pending SP-initiated SAML login, keyed by the opaque RelayState (single use).
+pub fn saml_flow(relay_state: &str) -> String {
+    format!("saml_flow:{relay_state}")
+}
+
+/// An assertion ID already consumed by this tenant (replay cache).
+pub fn saml_seen(tenant_id: &str, assertion_id: &str) -> String {
+    format!("saml_seen:{tenant_id}:{assertion_id}")
+}

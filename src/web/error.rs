@@ -231,3 +231,9 @@ impl ResponseError for PageError {
         }
     }
 }
+
+impl From<crate::store::StoreError> for PageError {
+    fn from(e: crate::store::StoreError) -> Self {
+        Self::from(Error::Store(e))
+    }
+}

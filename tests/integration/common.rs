@@ -116,6 +116,7 @@ impl TestApp {
 
     pub async fn spawn_with(mut options: Options) -> Self {
         gatehouse::install_crypto_providers();
+        gatehouse::warm_up_xml();
         let listener = TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).unwrap();
         let port = listener.local_addr().unwrap().port();
         options.port = Some(port);
