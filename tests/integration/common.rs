@@ -117,6 +117,9 @@ impl TestApp {
     pub async fn spawn_with(mut options: Options) -> Self {
         gatehouse::install_crypto_providers();
         gatehouse::warm_up_xml();
+        if std::env::var_os("GATEHOUSE_TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt().with_test_writer().try_init();
+        }
         let listener = TcpListener::bind(("127.0.0.1", options.port.unwrap_or(0))).unwrap();
         let port = listener.local_addr().unwrap().port();
         options.port = Some(port);

@@ -10,6 +10,8 @@ mod forward_auth;
 mod login;
 mod nginx;
 mod redis_faults;
+mod saml_acs;
+mod saml_idp;
 mod saml_setup;
 mod sessions;
 mod store_conformance;
