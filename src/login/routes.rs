@@ -121,6 +121,10 @@ fn render_login(
         notice,
     };
     let mut resp = html(status, &page)?;
+    resp.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        header::HeaderValue::from_static(crate::web::middleware::CSP_SSO_FORMS),
+    );
     if fresh {
         resp.add_cookie(&cookies::csrf(&state.config, token))
             .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;

@@ -14,6 +14,11 @@ use crate::state::AppState;
 /// No inline script or style anywhere, forms may only post to us, no framing.
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
+/// For pages whose forms lead to a company's IdP: browsers apply `form-action` to the
+/// redirect that follows a form submission, so the IdP (any https origin; plain http only on
+/// loopback, for local test IdPs) must be allowed as a form target there.
+pub const CSP_SSO_FORMS: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'";
+
 pub async fn security_headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -33,10 +38,12 @@ pub async fn security_headers(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("text/html"));
     if is_html {
-        h.insert(
-            header::CONTENT_SECURITY_POLICY,
-            HeaderValue::from_static(CSP),
-        );
+        if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+            h.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            );
+        }
         h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
         if !h.contains_key(header::CACHE_CONTROL) {
             h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -13,7 +13,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(get_readyz))
         .route("/metrics", web::get().to(get_metrics))
         .route("/.well-known/jwks.json", web::get().to(get_jwks))
-        .route("/static/app.css", web::get().to(get_css));
+        .route("/static/app.css", web::get().to(get_css))
+        .route("/favicon.ico", web::get().to(get_favicon));
 }
 
 async fn get_healthz() -> HttpResponse {
@@ -54,6 +55,13 @@ async fn get_css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(APP_CSS)
+}
+
+/// No icon yet: answer "nothing here" without an error page or a log line.
+async fn get_favicon() -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "public, max-age=86400"))
+        .finish()
 }
 
 /// Unknown routes: JSON for API paths, a page for people.
