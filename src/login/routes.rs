@@ -126,8 +126,7 @@ fn render_login(
         header::HeaderValue::from_static(crate::web::middleware::CSP_SSO_FORMS),
     );
     if fresh {
-        resp.add_cookie(&cookies::csrf(&state.config, token))
-            .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+        cookies::attach(&mut resp, &cookies::csrf(&state.config, token))?;
     }
     Ok(resp)
 }
@@ -206,10 +205,11 @@ async fn post_password(
                 .map_err(PageError::from)?;
             state.metrics.login("password", "success");
             tracing::info!(user = %user.id, tenant = %user.tenant_id, sid = %issued.session.id, "password login");
-            let mut resp = see_other(return_to.as_deref().unwrap_or("/"));
-            resp.add_cookie(&crate::web::cookies::session(&state.config, issued.token))
-                .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
-            Ok(resp)
+            cookies::signed_in_redirect(
+                &state.config,
+                return_to.as_deref().unwrap_or("/"),
+                issued.token,
+            )
         }
         Ok(PasswordOutcome::SsoRequired(tenant)) => {
             state.metrics.login("password", "sso_required");
@@ -372,8 +372,7 @@ async fn get_home(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
         },
     )?;
     if fresh {
-        resp.add_cookie(&cookies::csrf(&state.config, csrf_token))
-            .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+        cookies::attach(&mut resp, &cookies::csrf(&state.config, csrf_token))?;
     }
     Ok(resp)
 }
@@ -412,8 +411,7 @@ async fn end_session(req: &HttpRequest, state: &AppState) -> Result<HttpResponse
         }
     }
     let mut resp = html(StatusCode::OK, &SignedOutPage)?;
-    resp.add_cookie(&cookies::clear_session(&state.config))
-        .map_err(|e| PageError::from(Error::Internal(e.to_string())))?;
+    cookies::attach(&mut resp, &cookies::clear_session(&state.config))?;
     Ok(resp)
 }
 

@@ -193,11 +193,5 @@ async fn consume(
         .and_then(|f| f.return_to)
         .or(conn.default_return_url)
         .unwrap_or_else(|| "/".into());
-    let mut resp = HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, target))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish();
-    resp.add_cookie(&cookies::session(&state.config, issued.token))
-        .map_err(|e| PageError::from(crate::error::Error::Internal(e.to_string())))?;
-    Ok(resp)
+    cookies::signed_in_redirect(&state.config, &target, issued.token)
 }

@@ -1,8 +1,12 @@
 //! The only place cookies are built, so every flag is decided once.
 
 use actix_web::cookie::{time::Duration as CookieDuration, Cookie, SameSite};
+use actix_web::http::header;
+use actix_web::HttpResponse;
 
 use crate::config::Config;
+use crate::error::Error;
+use crate::web::error::PageError;
 
 pub const CSRF_COOKIE: &str = "gatehouse_csrf";
 
@@ -44,4 +48,24 @@ pub fn csrf(config: &Config, value: String) -> Cookie<'static> {
         .same_site(SameSite::Strict)
         .secure(config.is_https())
         .finish()
+}
+
+/// Adds `cookie` to a browser-facing response.
+pub fn attach(resp: &mut HttpResponse, cookie: &Cookie<'static>) -> Result<(), PageError> {
+    resp.add_cookie(cookie)
+        .map_err(|e| PageError::from(Error::Internal(format!("cookie: {e}"))))
+}
+
+/// The answer to every successful sign-in: the session cookie and a 303 to `target`.
+pub fn signed_in_redirect(
+    config: &Config,
+    target: &str,
+    token: String,
+) -> Result<HttpResponse, PageError> {
+    let mut resp = HttpResponse::SeeOther()
+        .insert_header((header::LOCATION, target))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish();
+    attach(&mut resp, &session(config, token))?;
+    Ok(resp)
 }

@@ -425,3 +425,37 @@ pub fn session_cookie(resp: &reqwest::Response) -> Option<String> {
         .map(|v| v.split(';').next().unwrap_or("").to_string())
         .filter(|v| !v.is_empty())
 }
+
+/// A self-signed X.509 certificate for `key`, valid from `from_days` to `to_days` around
+/// now, optionally with an IP subject alternative name.
+pub fn certificate(
+    key: &openssl::pkey::PKey<openssl::pkey::Private>,
+    cn: &str,
+    from_days: i64,
+    to_days: i64,
+    san_ip: Option<&str>,
+) -> openssl::x509::X509 {
+    use openssl::asn1::Asn1Time;
+    let mut name = openssl::x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", cn).unwrap();
+    let name = name.build();
+    let mut b = openssl::x509::X509::builder().unwrap();
+    b.set_version(2).unwrap();
+    b.set_subject_name(&name).unwrap();
+    b.set_issuer_name(&name).unwrap();
+    b.set_pubkey(key).unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    b.set_not_before(&Asn1Time::from_unix(now + from_days * 86_400).unwrap())
+        .unwrap();
+    b.set_not_after(&Asn1Time::from_unix(now + to_days * 86_400).unwrap())
+        .unwrap();
+    if let Some(ip) = san_ip {
+        let san = openssl::x509::extension::SubjectAlternativeName::new()
+            .ip(ip)
+            .build(&b.x509v3_context(None, None))
+            .unwrap();
+        b.append_extension(san).unwrap();
+    }
+    b.sign(key, openssl::hash::MessageDigest::sha256()).unwrap();
+    b.build()
+}

@@ -1,33 +1,21 @@
 //! Setting up a tenant's SAML connection as the vendor guides describe: copy the SP values,
 //! paste the IdP values back; bad certificates are refused at save time with an explanation.
 
-use openssl::asn1::Asn1Time;
-use openssl::hash::MessageDigest;
 use openssl::pkey::PKey;
 use openssl::rsa::Rsa;
-use openssl::x509::{X509NameBuilder, X509};
 use reqwest::Method;
 use serde_json::json;
 
-use crate::common::{unique_domain, Backend, TestApp};
+use crate::common::{certificate, unique_domain, Backend, TestApp};
 
 fn rsa_cert_pem(cn: &str, from_days: i64, to_days: i64) -> String {
     let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", cn).unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    b.set_not_before(&Asn1Time::from_unix(now + from_days * 86_400).unwrap())
-        .unwrap();
-    b.set_not_after(&Asn1Time::from_unix(now + to_days * 86_400).unwrap())
-        .unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    String::from_utf8(b.build().to_pem().unwrap()).unwrap()
+    String::from_utf8(
+        certificate(&key, cn, from_days, to_days, None)
+            .to_pem()
+            .unwrap(),
+    )
+    .unwrap()
 }
 
 fn without_armor(pem: &str) -> String {

@@ -1,40 +1,18 @@
 //! The gateway terminating TLS itself (rustls): HTTPS answers, and cookies gain `Secure`.
 
-use openssl::asn1::Asn1Time;
 use openssl::ec::{EcGroup, EcKey};
-use openssl::hash::MessageDigest;
 use openssl::nid::Nid;
 use openssl::pkey::PKey;
-use openssl::x509::extension::SubjectAlternativeName;
-use openssl::x509::{X509NameBuilder, X509};
 
-use crate::common::{header, Backend, Options, TestApp, PASSWORD};
+use crate::common::{certificate, header, Backend, Options, TestApp, PASSWORD};
 
 /// A self-signed P-256 certificate for 127.0.0.1, written as PEM files.
 fn self_signed(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
-    let key = PKey::from_ec_key(
-        EcKey::generate(&EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap()).unwrap(),
-    )
-    .unwrap();
-    let mut name = X509NameBuilder::new().unwrap();
-    name.append_entry_by_text("CN", "gatehouse test").unwrap();
-    let name = name.build();
-    let mut b = X509::builder().unwrap();
-    b.set_version(2).unwrap();
-    b.set_subject_name(&name).unwrap();
-    b.set_issuer_name(&name).unwrap();
-    b.set_pubkey(&key).unwrap();
-    b.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    let key = PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap();
+    let cert_pem = certificate(&key, "gatehouse test", 0, 1, Some("127.0.0.1"))
+        .to_pem()
         .unwrap();
-    b.set_not_after(&Asn1Time::days_from_now(1).unwrap())
-        .unwrap();
-    let san = SubjectAlternativeName::new()
-        .ip("127.0.0.1")
-        .build(&b.x509v3_context(None, None))
-        .unwrap();
-    b.append_extension(san).unwrap();
-    b.sign(&key, MessageDigest::sha256()).unwrap();
-    let cert_pem = b.build().to_pem().unwrap();
     let (cert, keyf) = (dir.join("cert.pem"), dir.join("key.pem"));
     std::fs::write(&cert, &cert_pem).unwrap();
     std::fs::write(&keyf, key.private_key_to_pem_pkcs8().unwrap()).unwrap();
