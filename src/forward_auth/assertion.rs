@@ -4,10 +4,9 @@
 
 use serde::Serialize;
 
-use super::proxy::original_request;
+use super::proxy::OriginalRequest;
 use crate::session::cache::SessionView;
-use crate::state::AppState;
-use crate::web::extract::{peer_ip, Headers};
+use crate::session::jwt::KeyRing;
 
 /// Lifetime of an assertion; upstreams should allow a little clock skew on top.
 const ASSERTION_SECS: i64 = 60;
@@ -25,21 +24,18 @@ struct AssertionClaims<'a> {
     exp: i64,
 }
 
+/// Signs the assertion for `view`, addressed to the host the proxy said the request was for.
 pub fn for_upstream(
-    state: &AppState,
+    keys: &KeyRing,
+    now: i64,
     view: &SessionView,
-    req: &actix_web::HttpRequest,
+    original: Option<&OriginalRequest>,
 ) -> Option<String> {
-    let audience = original_request(
-        peer_ip(req),
-        &state.config.trusted_proxies,
-        &Headers(req.headers()),
-    )
-    .map(|o| format!("{}://{}", o.proto, o.host))
-    .unwrap_or_else(|| "gatehouse-upstream".into());
-    let now = state.clock.unix();
+    let audience = original
+        .map(|o| format!("{}://{}", o.proto, o.host))
+        .unwrap_or_else(|| "gatehouse-upstream".into());
     let claims = AssertionClaims {
-        iss: state.sessions.keys().issuer(),
+        iss: keys.issuer(),
         aud: audience,
         sub: view.user_id(),
         email: view.email(),
@@ -49,7 +45,7 @@ pub fn for_upstream(
         iat: now,
         exp: (now + ASSERTION_SECS).min(view.expires_unix),
     };
-    match state.sessions.keys().sign(&claims) {
+    match keys.sign(&claims) {
         Ok(t) => Some(t),
         Err(e) => {
             tracing::error!(error = %e, "identity assertion could not be signed");

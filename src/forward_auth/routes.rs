@@ -46,7 +46,17 @@ async fn get_verify(
                     .insert_header((HEADER_GROUPS, view.groups()))
                     .insert_header((header::CACHE_CONTROL, "no-store"));
                 if config.identity_assertion_header {
-                    if let Some(assertion) = super::assertion::for_upstream(&state, &view, &req) {
+                    if let Some(assertion) = super::assertion::for_upstream(
+                        state.sessions.keys(),
+                        state.clock.unix(),
+                        &view,
+                        original_request(
+                            peer_ip(&req),
+                            &config.trusted_proxies,
+                            &Headers(req.headers()),
+                        )
+                        .as_ref(),
+                    ) {
                         ok.insert_header((HEADER_ASSERTION, assertion));
                     }
                 }
