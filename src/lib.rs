@@ -6,6 +6,7 @@
 //! Only `web` and the `*/routes.rs` files depend on actix-web.
 
 pub mod admin;
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod error;

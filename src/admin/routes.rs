@@ -4,6 +4,8 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::AdminAuth;
+use crate::audit::login::{self as login_events, Outcome};
+use crate::audit::Window;
 use crate::error::Error;
 use crate::saml;
 use crate::session::{store as sessions, ClientInfo, LoginMethod, Session};
@@ -60,6 +62,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{tenant_id}/saml", web::get().to(get_saml))
             .route("/tenants/{tenant_id}/saml", web::put().to(put_saml))
             .route("/tenants/{tenant_id}/saml", web::delete().to(delete_saml))
+            .route(
+                "/tenants/{tenant_id}/login-events",
+                web::get().to(list_login_events),
+            )
             .route("/sessions/{session_id}", web::delete().to(delete_session))
             .route("/signing-keys", web::get().to(get_signing_keys))
             .route("/signing-keys/rotate", web::post().to(post_rotate_key)),
@@ -434,4 +440,38 @@ async fn delete_saml(_: AdminAuth, id: web::Path<String>, state: web::Data<AppSt
     } else {
         Err(ApiError(Error::NotFound("SAML connection")))
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LoginEventQuery {
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    since: Option<time::OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    until: Option<time::OffsetDateTime>,
+    outcome: Option<Outcome>,
+    email: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Newest first; the admin's answer to "why could this person not sign in?".
+async fn list_login_events(
+    _: AdminAuth,
+    id: web::Path<String>,
+    query: web::Query<LoginEventQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    tenants::require(&*state.store, &id).await?;
+    let q = query.into_inner();
+    let window = Window {
+        since: q.since,
+        until: q.until,
+        limit: q.limit.unwrap_or(100).clamp(1, MAX_PAGE),
+    };
+    let filter = login_events::Filter {
+        outcome: q.outcome,
+        email: q.email,
+    };
+    let items = login_events::list(&*state.store, &id, window, &filter).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }

@@ -21,8 +21,12 @@ pub enum PasswordOutcome {
     SignedIn(User),
     /// The email's tenant allows only its own SSO.
     SsoRequired(Tenant),
-    /// Unknown email, wrong password, no password set, or inactive account.
-    Rejected,
+    /// Unknown email, wrong password, no password set, or inactive account. The person
+    /// sees one generic message; `cause` is for the admin's login events only.
+    Rejected {
+        tenant_id: Option<String>,
+        cause: &'static str,
+    },
 }
 
 async fn verify_off_thread(hash: Option<String>, pw: String) -> Result<bool> {
@@ -48,7 +52,10 @@ pub async fn password_login(
     }
     let Ok((email, domain)) = normalize_email(email_input) else {
         verify_off_thread(None, pw.to_owned()).await?;
-        return Ok(PasswordOutcome::Rejected);
+        return Ok(PasswordOutcome::Rejected {
+            tenant_id: None,
+            cause: "not a valid email address",
+        });
     };
     let tenant = tenants::by_domain(store, &domain).await?;
     if let Some(t) = tenant.as_ref().filter(|t| t.sso_only) {
@@ -61,17 +68,25 @@ pub async fn password_login(
             retry_after: ACCOUNT_WINDOW,
         });
     }
-    let user = match tenant {
+    let user = match &tenant {
         Some(_) => users::by_email(store, &email).await?,
         None => None,
     };
     let hash = user.as_ref().and_then(|u| u.password_hash.clone());
     let password_ok = verify_off_thread(hash, pw.to_owned()).await?;
-    match user {
+    let cause = match &user {
         Some(u) if password_ok && u.is_active() => {
             store.delete(&account_key).await?;
-            Ok(PasswordOutcome::SignedIn(u))
+            return Ok(PasswordOutcome::SignedIn(u.clone()));
         }
-        _ => Ok(PasswordOutcome::Rejected),
-    }
+        None if tenant.is_none() => "no tenant owns the email's domain",
+        None => "no account with this email",
+        Some(u) if u.password_hash.is_none() => "the account has no password (SSO only)",
+        Some(_) if !password_ok => "wrong password",
+        Some(_) => "the account is deactivated or deprovisioned",
+    };
+    Ok(PasswordOutcome::Rejected {
+        tenant_id: tenant.map(|t| t.id),
+        cause,
+    })
 }

@@ -7,6 +7,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{csrf, password_login, PasswordOutcome};
+use crate::audit::login::{self as login_events, LoginEvent, Outcome};
 use crate::error::Error;
 use crate::redirect::safe_return_to;
 use crate::session::LoginMethod;
@@ -192,6 +193,11 @@ async fn post_password(
         &form.password,
     )
     .await;
+    let event = |outcome| {
+        LoginEvent::new(state.clock.now(), LoginMethod::Password, outcome)
+            .email(form.email.trim())
+            .client_ip(Some(client.clone()))
+    };
     match outcome {
         Ok(PasswordOutcome::SignedIn(user)) => {
             let issued = state
@@ -204,7 +210,10 @@ async fn post_password(
                 .await
                 .map_err(PageError::from)?;
             state.metrics.login("password", "success");
-            tracing::info!(user = %user.id, tenant = %user.tenant_id, sid = %issued.session.id, "password login");
+            let ev = event(Outcome::Succeeded)
+                .tenant(&user.tenant_id)
+                .user(&user.id);
+            login_events::record(&*state.store, &ev).await;
             cookies::signed_in_redirect(
                 &state.config,
                 return_to.as_deref().unwrap_or("/"),
@@ -213,6 +222,10 @@ async fn post_password(
         }
         Ok(PasswordOutcome::SsoRequired(tenant)) => {
             state.metrics.login("password", "sso_required");
+            let ev = event(Outcome::Refused)
+                .tenant(&tenant.id)
+                .cause("password login refused: the tenant allows only its own SSO");
+            login_events::record(&*state.store, &ev).await;
             let mut href = format!("/login/sso?domain={}", tenant.primary_domain);
             if let Some(r) = &return_to {
                 href.push_str("&return_to=");
@@ -229,8 +242,11 @@ async fn post_password(
                 },
             )
         }
-        Ok(PasswordOutcome::Rejected) => {
+        Ok(PasswordOutcome::Rejected { tenant_id, cause }) => {
             state.metrics.login("password", "rejected");
+            let mut ev = event(Outcome::Refused).cause(cause);
+            ev.tenant_id = tenant_id;
+            login_events::record(&*state.store, &ev).await;
             render_login(
                 &req,
                 &state,

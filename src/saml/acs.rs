@@ -340,6 +340,25 @@ fn identity(
     })
 }
 
+/// The audiences a (possibly unverified) response names, for an error message only.
+fn claimed_audiences(xml: &str) -> String {
+    let Ok(response) = xml.parse::<samael::schema::Response>() else {
+        return "(unreadable)".into();
+    };
+    let audiences: Vec<String> = response
+        .assertion
+        .iter()
+        .filter_map(|a| a.conditions.as_ref())
+        .flat_map(|c| c.audience_restrictions.iter().flatten())
+        .flat_map(|r| r.audience.iter().cloned())
+        .collect();
+    if audiences.is_empty() {
+        "(none)".into()
+    } else {
+        audiences.join(", ")
+    }
+}
+
 /// Validates a base64 `SAMLResponse`. CPU-bound (XML canonicalisation and RSA): call it on
 /// a blocking thread.
 pub fn validate(encoded: &str, exp: &Expectation<'_>) -> Result<SamlIdentity, AcsError> {
@@ -368,6 +387,14 @@ pub fn validate(encoded: &str, exp: &Expectation<'_>) -> Result<SamlIdentity, Ac
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
+            // The response is refused either way; naming what it said (unverified) is
+            // only there so the admin knows what to change on the IdP side.
+            samael::service_provider::Error::AssertionConditionAudienceRestrictionFailed {
+                ..
+            } => AcsError::Audience {
+                got: claimed_audiences(&xml),
+                expected: exp.sp.entity_id.clone(),
+            },
             other => AcsError::Rejected(other.to_string()),
         })?;
     let not_on_or_after = check_assertion(&assertion, exp)?;

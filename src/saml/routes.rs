@@ -6,9 +6,10 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::acs::{self, Expectation};
-use super::signin::{self, Outcome};
+use super::signin::{self, Outcome as Resolved};
 use super::sp::{endpoints, metadata_xml};
 use super::{connection, flow};
+use crate::audit::login::{self as login_events, LoginEvent, Outcome};
 use crate::session::LoginMethod;
 use crate::state::AppState;
 use crate::store::keys;
@@ -16,7 +17,7 @@ use crate::tenant::domain::normalize_domain;
 use crate::tenant::repo as tenants;
 use crate::web::cookies;
 use crate::web::error::{ApiError, PageError};
-use crate::web::extract::client_info;
+use crate::web::extract::{client_info, client_ip};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/metadata/{domain}", web::get().to(get_metadata))
@@ -97,7 +98,16 @@ async fn post_acs(
     form: web::Form<AcsForm>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, PageError> {
-    let result = consume(&req, &domain, form.into_inner(), &state).await;
+    let mut event = LoginEvent::new(state.clock.now(), LoginMethod::Saml, Outcome::Refused)
+        .client_ip(client_ip(&req, &state.config).map(|ip| ip.to_string()));
+    let result = consume(&req, &domain, form.into_inner(), &state, &mut event).await;
+    match &result {
+        Ok(_) => event.outcome = Outcome::Succeeded,
+        Err(page) => {
+            event.reference = page.reference().to_owned();
+            event.cause = Some(page.cause().to_owned());
+        }
+    }
     state.metrics.login(
         "saml",
         if result.is_ok() {
@@ -106,6 +116,7 @@ async fn post_acs(
             "rejected"
         },
     );
+    login_events::record(&*state.store, &event).await;
     result
 }
 
@@ -114,12 +125,14 @@ async fn consume(
     domain: &str,
     form: AcsForm,
     state: &AppState,
+    event: &mut LoginEvent,
 ) -> Result<HttpResponse, PageError> {
     let store = &*state.store;
     let domain = normalize_domain(domain).map_err(|_| PageError::not_found())?;
     let tenant = tenants::by_domain(store, &domain)
         .await?
         .ok_or_else(PageError::not_found)?;
+    event.tenant_id = Some(tenant.id.clone());
     let conn = connection::get(store, &tenant.id)
         .await?
         .ok_or_else(|| refused(format!("tenant {} has no SAML connection", tenant.id)))?;
@@ -155,6 +168,8 @@ async fn consume(
     .await
     .map_err(|e| refused(format!("validation task failed: {e}")))?
     .map_err(|e| refused(format!("SAML response refused: {e}")))?;
+    event.email = Some(identity.email.chars().take(320).collect());
+    event.provider = Some(conn.provider.label().to_owned());
 
     // Replay cache (T17): the assertion ID is remembered until it expires anyway.
     let now = state.clock.now();
@@ -176,14 +191,15 @@ async fn consume(
     }
 
     let user = match signin::resolve(store, &*state.clock, &tenant, &conn, &identity).await? {
-        Outcome::SignedIn { user, created } => {
+        Resolved::SignedIn { user, created } => {
             if created {
                 tracing::info!(user = %user.id, tenant = %tenant.id, "created just in time from SAML");
             }
             user
         }
-        Outcome::Refused(why) => return Err(refused(why.to_string())),
+        Resolved::Refused(why) => return Err(refused(why.to_string())),
     };
+    event.user_id = Some(user.id.clone());
     let issued = state
         .sessions
         .issue(&user, LoginMethod::Saml, client_info(req, &state.config))

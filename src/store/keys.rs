@@ -59,3 +59,12 @@ pub fn saml_flow(relay_state: &str) -> String {
 pub fn saml_seen(tenant_id: &str, assertion_id: &str) -> String {
     format!("saml_seen:{tenant_id}:{assertion_id}")
 }
+
+/// Ordered index of a journal's entries for one tenant (`-` when no tenant is known).
+pub fn journal(name: &str, scope: &str) -> String {
+    format!("journal:{name}:{scope}")
+}
+
+pub fn journal_entry(name: &str, scope: &str, id: &str) -> String {
+    format!("journal_entry:{name}:{scope}:{id}")
+}

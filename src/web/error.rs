@@ -167,6 +167,16 @@ impl PageError {
         self
     }
 
+    /// The reference id the person sees; login events are recorded under the same id.
+    pub fn reference(&self) -> &str {
+        &self.0.reference
+    }
+
+    /// The precise cause for the log, or the public message when none was given.
+    pub fn cause(&self) -> &str {
+        self.0.cause.as_deref().unwrap_or(&self.0.message)
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

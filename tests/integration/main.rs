@@ -8,6 +8,7 @@ mod common;
 mod admin_api;
 mod forward_auth;
 mod login;
+mod login_events;
 mod nginx;
 mod redis_faults;
 mod saml_acs;

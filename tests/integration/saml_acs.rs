@@ -328,12 +328,39 @@ async fn t15_t18_t19_t20_binding_and_time() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t21_t22_audience_recipient_destination_issuer_status() {
     let s = Saml::new(Backend::Embedded, json!({})).await;
-    assert_refused(
-        s.attempt(|r| r.audience = Some("https://other-sp.example/".into()))
-            .await,
-        "T21 audience",
-    )
-    .await;
+    let resp = s
+        .attempt(|r| r.audience = Some("https://other-sp.example/".into()))
+        .await;
+    assert_eq!(resp.status(), 403);
+    let page = resp.text().await.unwrap();
+    // The admin's login event holds the precise cause under the reference the person saw.
+    let events: Value = s
+        .app
+        .admin(
+            Method::GET,
+            &format!(
+                "/tenants/{}/login-events?outcome=refused",
+                s.tenant["id"].as_str().unwrap()
+            ),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let event = &events["items"][0];
+    assert_eq!(event["method"], "saml");
+    let cause = event["cause"].as_str().unwrap();
+    assert!(
+        cause.contains("Audience was https://other-sp.example/, expected"),
+        "{cause}"
+    );
+    let reference = event["reference"].as_str().unwrap();
+    assert!(page.contains(reference), "page shows reference {reference}");
+    assert!(
+        !page.contains("other-sp.example"),
+        "the cause stays out of the page"
+    );
     assert_refused(
         s.attempt(|r| r.audience = None).await,
         "T21 missing AudienceRestriction",
