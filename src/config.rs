@@ -59,6 +59,9 @@ pub struct RawConfig {
     pub log_format: String,
     /// Add a short-lived signed `X-Gatehouse-Assertion` JWT to forward-auth answers.
     pub identity_assertion_header: bool,
+    /// Let the gateway fetch IdP metadata and discovery documents from loopback over plain
+    /// http. For tests and the local demo only: it opens a door into the gateway's own host.
+    pub outbound_allow_loopback: bool,
     /// Login attempts one client address may make per 5 minutes.
     pub login_attempts_per_client: u32,
     /// Failed logins one account may take per 15 minutes before it is paused.
@@ -98,6 +101,7 @@ impl Default for RawConfig {
             tls_key: None,
             log_format: "text".into(),
             identity_assertion_header: false,
+            outbound_allow_loopback: false,
             login_attempts_per_client: 30,
             login_failures_per_account: 10,
             tenants: Vec::new(),
@@ -150,6 +154,7 @@ pub struct Config {
     pub tls: Option<(PathBuf, PathBuf)>,
     pub log_json: bool,
     pub identity_assertion_header: bool,
+    pub outbound: crate::outbound::Policy,
     pub login_attempts_per_client: u32,
     pub login_failures_per_account: u32,
     pub tenants: Vec<TenantConfig>,
@@ -226,6 +231,7 @@ const ENV_KEYS: &[&str] = &[
     "tls_key",
     "log_format",
     "identity_assertion_header",
+    "outbound_allow_loopback",
     "login_attempts_per_client",
     "login_failures_per_account",
 ];
@@ -335,6 +341,7 @@ impl TryFrom<RawConfig> for Config {
             tls_key,
             log_format,
             identity_assertion_header,
+            outbound_allow_loopback,
             login_attempts_per_client,
             login_failures_per_account,
             tenants,
@@ -537,6 +544,9 @@ impl TryFrom<RawConfig> for Config {
             tls,
             log_json,
             identity_assertion_header,
+            outbound: crate::outbound::Policy {
+                allow_loopback: outbound_allow_loopback,
+            },
             login_attempts_per_client,
             login_failures_per_account,
             tenants,

@@ -13,6 +13,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod login;
 pub mod metrics;
+pub mod outbound;
 pub mod random;
 pub mod redirect;
 pub mod saml;

@@ -399,6 +399,8 @@ struct SamlSettingsResponse {
     sp_entity_id: String,
     sp_acs_url: String,
     sp_metadata_url: String,
+    /// PEM of the SP certificate the IdP verifies signed AuthnRequests with (when on).
+    sp_signing_certificate: Option<String>,
     connection: Option<saml::connection::SamlConnection>,
 }
 
@@ -408,11 +410,21 @@ async fn saml_settings(
 ) -> Result<SamlSettingsResponse, ApiError> {
     let tenant = tenants::require(&*state.store, tenant_id).await?;
     let sp = saml::sp::endpoints(&state.config.base_url, &tenant.primary_domain);
+    let connection = saml::connection::get(&*state.store, &tenant.id).await?;
+    let sp_signing_certificate = match &connection {
+        Some(c) if c.sign_authn_requests => Some(
+            saml::sp_key::for_base_url(&*state.store, &state.config.base_url)
+                .await?
+                .cert_pem(),
+        ),
+        _ => None,
+    };
     Ok(SamlSettingsResponse {
         sp_metadata_url: sp.entity_id.clone(),
         sp_entity_id: sp.entity_id,
         sp_acs_url: sp.acs_url,
-        connection: saml::connection::get(&*state.store, &tenant.id).await?,
+        sp_signing_certificate,
+        connection,
     })
 }
 
@@ -429,7 +441,14 @@ async fn put_saml(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let tenant = tenants::require(&*state.store, &id).await?;
-    saml::connection::save(&*state.store, &*state.clock, &tenant.id, body.into_inner()).await?;
+    saml::connection::save(
+        &*state.store,
+        &*state.clock,
+        state.config.outbound,
+        &tenant.id,
+        body.into_inner(),
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(saml_settings(&state, &tenant.id).await?))
 }
 

@@ -342,10 +342,24 @@ async fn route_to_sso(
         .map_err(PageError::from)?
     {
         let sp = crate::saml::sp::endpoints(&state.config.base_url, &tenant.primary_domain);
-        let target =
-            crate::saml::flow::start(&*state.store, &conn, &sp, return_to, state.clock.now())
-                .await
-                .map_err(PageError::from)?;
+        let signer = match conn.sign_authn_requests {
+            true => Some(
+                crate::saml::sp_key::for_base_url(&*state.store, &state.config.base_url)
+                    .await
+                    .map_err(PageError::from)?,
+            ),
+            false => None,
+        };
+        let target = crate::saml::flow::start(
+            &*state.store,
+            &conn,
+            &sp,
+            signer.as_ref(),
+            return_to,
+            state.clock.now(),
+        )
+        .await
+        .map_err(PageError::from)?;
         return Ok(see_other(&target));
     }
     // Tenants exist before their IdP connection is configured: say so plainly.

@@ -12,6 +12,7 @@ use url::Url;
 use super::cert::{parse_certificates, read_metadata, IdpCertificate};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
+use crate::outbound::{self, Policy};
 use crate::store::{encode, get_json, keys, Store};
 
 /// Largest clock skew a tenant may allow (SECURITY-CHECKLIST T20).
@@ -97,6 +98,9 @@ pub struct SamlConnection {
     pub clock_skew_secs: u32,
     /// Where people land after IdP-initiated login.
     pub default_return_url: Option<String>,
+    /// The metadata URL the IdP values were imported from, if any.
+    #[serde(default)]
+    pub metadata_url: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -112,6 +116,8 @@ pub struct SamlConnectionInput {
     /// One or more certificates: PEM with or without BEGIN/END lines, or base64 DER.
     pub certificate: Option<String>,
     pub metadata_xml: Option<String>,
+    /// Where the IdP publishes its metadata; fetched at save time (https, public address).
+    pub metadata_url: Option<String>,
     pub attributes: Option<AttributeMap>,
     #[serde(default)]
     pub allow_idp_initiated: bool,
@@ -205,12 +211,6 @@ pub fn build(
             ))
         }
     };
-    if input.sign_authn_requests {
-        return Err(Error::invalid(
-            "sign_authn_requests",
-            "signed AuthnRequests are not available yet; leave this off and make sure the IdP does not require signed requests",
-        ));
-    }
     let skew = input.clock_skew_secs.unwrap_or(DEFAULT_CLOCK_SKEW_SECS);
     if skew > MAX_CLOCK_SKEW_SECS {
         return Err(Error::invalid(
@@ -247,16 +247,47 @@ pub fn build(
         allow_sha1: input.allow_sha1,
         clock_skew_secs: skew,
         default_return_url,
+        metadata_url: input.metadata_url.filter(|u| !u.trim().is_empty()),
         updated_at: now,
     })
+}
+
+/// Fetches the metadata behind `input.metadata_url` (unless metadata was pasted as well,
+/// which then wins) so that [`build`] checks it like pasted metadata.
+pub async fn fetch_metadata(input: &mut SamlConnectionInput, policy: Policy) -> Result<()> {
+    let pasted = input
+        .metadata_xml
+        .as_deref()
+        .is_some_and(|m| !m.trim().is_empty());
+    let Some(url) = input
+        .metadata_url
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+    else {
+        return Ok(());
+    };
+    if pasted {
+        return Ok(());
+    }
+    let xml = outbound::fetch_text(
+        url,
+        "application/samlmetadata+xml, application/xml, text/xml",
+        policy,
+    )
+    .await
+    .map_err(|e| Error::invalid("metadata_url", format!("could not be fetched: {e}")))?;
+    input.metadata_xml = Some(xml);
+    Ok(())
 }
 
 pub async fn save(
     store: &dyn Store,
     clock: &dyn Clock,
+    policy: Policy,
     tenant_id: &str,
-    input: SamlConnectionInput,
+    mut input: SamlConnectionInput,
 ) -> Result<SamlConnection> {
+    fetch_metadata(&mut input, policy).await?;
     let connection = build(tenant_id, input, clock.now())?;
     store
         .put(

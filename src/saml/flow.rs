@@ -20,6 +20,7 @@ use url::Url;
 
 use super::connection::SamlConnection;
 use super::sp::SpEndpoints;
+use super::sp_key::SpKey;
 use crate::error::{Error, Result};
 use crate::random;
 use crate::store::{decode, encode, keys, Store};
@@ -82,10 +83,12 @@ pub fn deflate_base64(xml: &str) -> Result<String> {
 }
 
 /// Starts a login: stores the flow state and returns the URL to send the browser to.
+/// With `signer`, the request carries an HTTP-Redirect binding signature.
 pub async fn start(
     store: &dyn Store,
     connection: &SamlConnection,
     sp: &SpEndpoints,
+    signer: Option<&SpKey>,
     return_to: Option<String>,
     now: OffsetDateTime,
 ) -> Result<String> {
@@ -111,9 +114,23 @@ pub async fn start(
     ))?;
     let mut url = Url::parse(&connection.idp_sso_url)
         .map_err(|e| Error::Internal(format!("stored IdP SSO URL: {e}")))?;
-    url.query_pairs_mut()
-        .append_pair("SAMLRequest", &request)
-        .append_pair("RelayState", &relay_state);
+    match signer {
+        Some(key) => {
+            // The signature covers our parameters byte for byte: append them verbatim
+            // after whatever query the IdP's URL already has.
+            let ours = key.signed_query(&request, &relay_state)?;
+            let query = match url.query().filter(|q| !q.is_empty()) {
+                Some(existing) => format!("{existing}&{ours}"),
+                None => ours,
+            };
+            url.set_query(Some(&query));
+        }
+        None => {
+            url.query_pairs_mut()
+                .append_pair("SAMLRequest", &request)
+                .append_pair("RelayState", &relay_state);
+        }
+    }
     Ok(url.to_string())
 }
 

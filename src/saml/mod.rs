@@ -5,9 +5,9 @@
 //! - `connection`: the per-tenant connection (provider preset, IdP values, switches),
 //!   which can never be stored without a valid signing certificate;
 //! - `sp`: our Entity ID / ACS URL per tenant and the SP metadata document.
-//!
-//! Still to come (issue 3): AuthnRequest + RelayState flow state, the hardened ACS on top
-//! of samael, IdP-initiated login.
+//! - `sp_key`: the deployment's SP key for signed AuthnRequests;
+//! - `flow`: SP-initiated login (AuthnRequest, opaque RelayState, single-use flow state);
+//! - `acs`: the hardened ACS on top of samael; `signin`: from a verified identity to a user.
 
 pub mod acs;
 pub mod cert;
@@ -16,3 +16,4 @@ pub mod flow;
 pub mod routes;
 pub mod signin;
 pub mod sp;
+pub mod sp_key;

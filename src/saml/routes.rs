@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::acs::{self, Expectation};
 use super::signin::{self, Outcome as Resolved};
 use super::sp::{endpoints, metadata_xml};
-use super::{connection, flow};
+use super::{connection, flow, sp_key};
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
 use crate::session::LoginMethod;
 use crate::state::AppState;
@@ -68,10 +68,17 @@ async fn get_metadata(
     let signed = connection::get(&*state.store, &tenant.id)
         .await?
         .is_some_and(|c| c.sign_authn_requests);
+    let signing_key = match signed {
+        true => Some(sp_key::for_base_url(&*state.store, &state.config.base_url).await?),
+        false => None,
+    };
     Ok(HttpResponse::Ok()
         .content_type("application/samlmetadata+xml")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
-        .body(metadata_xml(&sp, signed)))
+        .body(metadata_xml(
+            &sp,
+            signing_key.as_ref().map(|k| k.cert_base64.as_str()),
+        )))
 }
 
 #[derive(Deserialize)]

@@ -31,12 +31,20 @@ fn xml_escape(s: &str) -> String {
 }
 
 /// SP metadata: entity ID, one ACS with the HTTP-POST binding, the email NameID format,
-/// and the wish for signed assertions.
-pub fn metadata_xml(sp: &SpEndpoints, authn_requests_signed: bool) -> String {
+/// the wish for signed assertions and, when AuthnRequests are signed, the certificate
+/// (base64 DER) the IdP verifies them with.
+pub fn metadata_xml(sp: &SpEndpoints, signing_cert: Option<&str>) -> String {
+    let key_descriptor = signing_cert.map_or_else(String::new, |cert| {
+        format!(
+            r#"
+    <md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>"#,
+            xml_escape(cert)
+        )
+    });
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="{entity}">
-  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">
+  <md:SPSSODescriptor AuthnRequestsSigned="{signed}" WantAssertionsSigned="true" protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">{key_descriptor}
     <md:NameIDFormat>urn:oasis:names:tc:SAML:1.1:nameid-format:emailAddress</md:NameIDFormat>
     <md:AssertionConsumerService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST" Location="{acs}" index="0" isDefault="true"/>
   </md:SPSSODescriptor>
@@ -44,7 +52,7 @@ pub fn metadata_xml(sp: &SpEndpoints, authn_requests_signed: bool) -> String {
 "#,
         entity = xml_escape(&sp.entity_id),
         acs = xml_escape(&sp.acs_url),
-        signed = authn_requests_signed,
+        signed = signing_cert.is_some(),
     )
 }
 
@@ -65,7 +73,7 @@ mod tests {
     #[test]
     fn metadata_is_parseable_saml_metadata() {
         let sp = endpoints(&Url::parse("https://sso.example.com").unwrap(), "acme.com");
-        let xml = metadata_xml(&sp, false);
+        let xml = metadata_xml(&sp, None);
         let parsed: samael::metadata::EntityDescriptor = xml.parse().unwrap();
         assert_eq!(parsed.entity_id.as_deref(), Some(sp.entity_id.as_str()));
         let acs = &parsed.sp_sso_descriptors.unwrap()[0].assertion_consumer_services[0];
@@ -74,5 +82,10 @@ mod tests {
             acs.binding,
             "urn:oasis:names:tc:SAML:2.0:bindings:HTTP-POST"
         );
+        let signed = metadata_xml(&sp, Some("MIIBfake"));
+        let parsed: samael::metadata::EntityDescriptor = signed.parse().unwrap();
+        let descriptor = &parsed.sp_sso_descriptors.unwrap()[0];
+        assert_eq!(descriptor.authn_requests_signed, Some(true));
+        assert_eq!(descriptor.key_descriptors.as_ref().map(Vec::len), Some(1));
     }
 }

@@ -68,3 +68,8 @@ pub fn journal(name: &str, scope: &str) -> String {
 pub fn journal_entry(name: &str, scope: &str, id: &str) -> String {
     format!("journal_entry:{name}:{scope}:{id}")
 }
+
+/// The deployment's SAML SP signing key and certificate (signed AuthnRequests).
+pub fn saml_sp_key() -> &'static str {
+    "saml_sp_key"
+}

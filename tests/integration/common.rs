@@ -71,6 +71,8 @@ pub struct Options {
     pub redis_prefix: Option<String>,
     pub redis_url: Option<String>,
     pub identity_assertion_header: bool,
+    /// Let the gateway fetch metadata from loopback over http (test peers).
+    pub outbound_allow_loopback: bool,
     /// Listen on this port (a restart keeps its URL, so its issuer too).
     pub port: Option<u16>,
     /// Public URL when it differs from the listen address (several instances share one).
@@ -92,6 +94,7 @@ impl Options {
             redis_prefix: None,
             redis_url: None,
             identity_assertion_header: false,
+            outbound_allow_loopback: false,
             port: None,
             base_url: None,
             tls: None,
@@ -142,6 +145,7 @@ impl TestApp {
             login_failures_per_account: options.login_failures_per_account,
             login_attempts_per_client: options.login_attempts_per_client,
             identity_assertion_header: options.identity_assertion_header,
+            outbound_allow_loopback: options.outbound_allow_loopback,
             tls_cert: options.tls.as_ref().map(|t| t.0.clone()),
             tls_key: options.tls.as_ref().map(|t| t.1.clone()),
             ..RawConfig::default()

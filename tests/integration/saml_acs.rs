@@ -521,3 +521,90 @@ async fn t25_t26_identity_policy() {
     assert_eq!(made["has_password"], false);
     s.stop().await;
 }
+
+/// Signed AuthnRequests (HTTP-Redirect binding): the signature over
+/// `SAMLRequest&RelayState&SigAlg` verifies, with the `openssl` command-line tool, against
+/// the certificate our SP metadata publishes, and breaks when the RelayState is changed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signed_authn_requests_verify_against_the_published_certificate() {
+    let s = Saml::new(Backend::Embedded, json!({"sign_authn_requests": true})).await;
+    let md = reqwest::get(s.entity())
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let parsed: samael::metadata::EntityDescriptor = md.parse().unwrap();
+    let descriptor = &parsed.sp_sso_descriptors.unwrap()[0];
+    assert_eq!(descriptor.authn_requests_signed, Some(true));
+    let cert_b64 = descriptor.key_descriptors.as_ref().unwrap()[0]
+        .key_info
+        .x509_data
+        .as_ref()
+        .unwrap()
+        .certificates[0]
+        .clone();
+
+    let browser = s.app.client();
+    let r = browser
+        .get(s.app.url(&format!("/login/sso?domain={}", s.domain)))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let location = url::Url::parse(header(&r, "location").unwrap()).unwrap();
+    let query = location.query().unwrap().to_owned();
+    let (signed, signature) = query.split_once("&Signature=").unwrap();
+    assert!(signed.starts_with("SAMLRequest=") && signed.contains("&RelayState="));
+    assert!(
+        signed.ends_with("&SigAlg=http%3A%2F%2Fwww.w3.org%2F2001%2F04%2Fxmldsig-more%23rsa-sha256")
+    );
+    let signature: String = url::form_urlencoded::parse(format!("s={signature}").as_bytes())
+        .next()
+        .unwrap()
+        .1
+        .into_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let der = STANDARD.decode(cert_b64.replace(['\n', ' '], "")).unwrap();
+    std::fs::write(dir.path().join("cert.der"), der).unwrap();
+    std::fs::write(
+        dir.path().join("sig.bin"),
+        STANDARD.decode(signature).unwrap(),
+    )
+    .unwrap();
+    let verify = |data: &str| {
+        std::fs::write(dir.path().join("data.txt"), data).unwrap();
+        let pubkey = std::process::Command::new("openssl")
+            .args(["x509", "-inform", "DER", "-pubkey", "-noout", "-in"])
+            .arg(dir.path().join("cert.der"))
+            .output()
+            .unwrap();
+        assert!(pubkey.status.success());
+        std::fs::write(dir.path().join("pub.pem"), pubkey.stdout).unwrap();
+        std::process::Command::new("openssl")
+            .args(["dgst", "-sha256", "-verify"])
+            .arg(dir.path().join("pub.pem"))
+            .arg("-signature")
+            .arg(dir.path().join("sig.bin"))
+            .arg(dir.path().join("data.txt"))
+            .output()
+            .unwrap()
+            .status
+            .success()
+    };
+    assert!(
+        verify(signed),
+        "the signature verifies with the metadata certificate"
+    );
+    assert!(
+        !verify(&signed.replace("RelayState=", "RelayState=x")),
+        "a changed RelayState does not verify"
+    );
+
+    // The signed flow still completes.
+    let (id, relay) = s.start(&browser, "/").await;
+    let encoded = s.idp.response(&s.resp(Some(&id)));
+    assert_eq!(s.post(&browser, &encoded, &relay).await.status(), 303);
+    s.stop().await;
+}

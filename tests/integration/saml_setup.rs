@@ -177,3 +177,132 @@ crate::both_backends!(
     saml_connection_both,
     super::saml_connection_is_validated_at_save_time
 );
+
+/// A plain HTTP peer on loopback answering by path: the IdP's metadata, an oversized
+/// document, a redirect loop, redirects to the metadata and to a private address.
+async fn metadata_server(metadata: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let metadata = metadata.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let n = socket.read(&mut buf).await.unwrap_or(0);
+                let request = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = request.split_whitespace().nth(1).unwrap_or("/").to_owned();
+                let (status, headers, body) = match path.as_str() {
+                    "/metadata" => ("200 OK", String::new(), metadata),
+                    "/big" => ("200 OK", String::new(), "<x>".repeat(700_000)),
+                    "/loop" => ("302 Found", "Location: /loop\r\n".into(), String::new()),
+                    "/hop" => ("302 Found", "Location: /metadata\r\n".into(), String::new()),
+                    "/to-private" => (
+                        "302 Found",
+                        "Location: https://10.0.0.1/metadata\r\n".into(),
+                        String::new(),
+                    ),
+                    _ => ("404 Not Found", String::new(), String::new()),
+                };
+                let head = format!(
+                    "HTTP/1.1 {status}\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = socket.write_all(head.as_bytes()).await;
+                let _ = socket.write_all(body.as_bytes()).await;
+            });
+        }
+    });
+    base
+}
+
+/// T29: metadata URLs are fetched only over https from public addresses, with redirect and
+/// size limits; with loopback allowed (test peers only) the imported values are checked
+/// like pasted metadata.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t29_metadata_url_import() {
+    let pem = rsa_cert_pem("okta.idp", -1, 365);
+    let metadata = format!(
+        r#"<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://www.okta.com/exk1"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol"><md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>{}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor><md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://acme.okta.example/app/sso/saml"/></md:IDPSSODescriptor></md:EntityDescriptor>"#,
+        without_armor(&pem).replace('\n', "")
+    );
+    let peer = metadata_server(metadata).await;
+
+    // Production policy: nothing private, nothing plain.
+    let strict = TestApp::spawn(Backend::Embedded).await;
+    let tenant = strict.create_tenant(&unique_domain(), false).await;
+    let path = format!("/tenants/{}/saml", tenant["id"].as_str().unwrap());
+    for (url, says) in [
+        (format!("{peer}/metadata"), "only https"),
+        ("http://idp.example.com/metadata".into(), "only https"),
+        ("https://127.0.0.1/metadata".into(), "private, loopback"),
+        ("https://localhost/metadata".into(), "private, loopback"),
+        ("https://10.1.2.3/metadata".into(), "private, loopback"),
+        ("https://[fd00::1]/metadata".into(), "private, loopback"),
+        (
+            "https://169.254.169.254/metadata".into(),
+            "private, loopback",
+        ),
+        ("javascript:alert(1)".into(), "only https"),
+    ] {
+        let r = strict
+            .admin(
+                Method::PUT,
+                &path,
+                Some(json!({"provider": "okta", "metadata_url": url})),
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{url}");
+        let err: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(err["error"]["field"], "metadata_url", "{url}");
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{url}: {message}");
+    }
+    strict.stop().await;
+
+    // Test policy: loopback peers allowed; limits still hold.
+    let mut options = crate::common::Options::new(Backend::Embedded);
+    options.outbound_allow_loopback = true;
+    let app = TestApp::spawn_with(options).await;
+    let tenant = app.create_tenant(&unique_domain(), false).await;
+    let path = format!("/tenants/{}/saml", tenant["id"].as_str().unwrap());
+    for (suffix, says) in [
+        ("/big", "larger than 1024 KiB"),
+        ("/loop", "more than 3 redirects"),
+        ("/to-private", "private, loopback"),
+        ("/missing", "HTTP 404"),
+    ] {
+        let r = app
+            .admin(
+                Method::PUT,
+                &path,
+                Some(json!({"provider": "okta", "metadata_url": format!("{peer}{suffix}")})),
+            )
+            .await;
+        assert_eq!(r.status(), 400, "{suffix}");
+        let err: serde_json::Value = r.json().await.unwrap();
+        let message = err["error"]["message"].as_str().unwrap();
+        assert!(message.contains(says), "{suffix}: {message}");
+    }
+    let r = app
+        .admin(
+            Method::PUT,
+            &path,
+            Some(json!({"provider": "okta", "metadata_url": format!("{peer}/hop")})),
+        )
+        .await;
+    assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+    let saved: serde_json::Value = r.json().await.unwrap();
+    let conn = &saved["connection"];
+    assert_eq!(conn["idp_entity_id"], "http://www.okta.com/exk1");
+    assert_eq!(
+        conn["idp_sso_url"],
+        "https://acme.okta.example/app/sso/saml"
+    );
+    assert_eq!(conn["certificates"][0]["subject"], "CN=okta.idp");
+    assert_eq!(conn["metadata_url"], format!("{peer}/hop"));
+    app.stop().await;
+}
