@@ -13,7 +13,7 @@ use crate::state::AppState;
 use crate::tenant::repo::{self as tenants, NewTenant, TenantUpdate};
 use crate::tenant::Tenant;
 use crate::user::repo::{self as users, NewUser, UserUpdate};
-use crate::user::{User, UserStatus};
+use crate::user::{Role, User, UserStatus};
 use crate::web::error::ApiError;
 
 const OPENAPI: &str = include_str!("../../static/openapi.json");
@@ -103,6 +103,7 @@ struct UserResponse {
     display_name: Option<String>,
     groups: Vec<String>,
     status: UserStatus,
+    role: Role,
     has_password: bool,
     #[serde(with = "time::serde::rfc3339")]
     created_at: time::OffsetDateTime,
@@ -120,6 +121,7 @@ impl From<User> for UserResponse {
             display_name: u.display_name,
             groups: u.groups,
             status: u.status,
+            role: u.role,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

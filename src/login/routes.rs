@@ -6,9 +6,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{csrf, password_login, PasswordOutcome};
+use super::{password_login, PasswordOutcome};
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
-use crate::error::Error;
 use crate::redirect::safe_return_to;
 use crate::session::LoginMethod;
 use crate::state::AppState;
@@ -16,6 +15,7 @@ use crate::tenant::domain::domain_from_input;
 use crate::tenant::repo as tenants;
 use crate::web::cookies;
 use crate::web::error::PageError;
+use crate::web::page::{check_csrf, csrf_for, html, see_other};
 use crate::web::extract::{client_info, client_ip, session_token};
 
 const GENERIC_FAILURE: &str =
@@ -62,37 +62,6 @@ struct HomePage {
 #[derive(Template)]
 #[template(path = "account/signed_out.html")]
 struct SignedOutPage;
-
-fn html(status: StatusCode, page: &impl Template) -> Result<HttpResponse, PageError> {
-    let body = page
-        .render()
-        .map_err(|e| PageError::from(Error::Internal(format!("template: {e}"))))?;
-    Ok(HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(body))
-}
-
-/// The CSRF value for this browser: the existing cookie's, or a fresh one to set.
-fn csrf_for(req: &HttpRequest) -> (String, bool) {
-    match req.cookie(cookies::CSRF_COOKIE) {
-        Some(c) if c.value().len() >= 32 => (c.value().to_owned(), false),
-        _ => (csrf::new_token(), true),
-    }
-}
-
-fn check_csrf(req: &HttpRequest, form_token: &str) -> Result<(), PageError> {
-    let cookie = req.cookie(cookies::CSRF_COOKIE);
-    if csrf::tokens_match(cookie.as_ref().map(|c| c.value()), form_token) {
-        Ok(())
-    } else {
-        Err(PageError::new(
-            StatusCode::FORBIDDEN,
-            "This form has expired",
-            "The page you submitted was too old or was opened in another browser, so it was not accepted.",
-            "Go back to the sign-in page, reload it, and try again.",
-        ))
-    }
-}
 
 fn allowed_return(state: &AppState, raw: Option<&str>) -> Option<String> {
     raw.and_then(|r| {
@@ -443,11 +412,4 @@ async fn end_session(req: &HttpRequest, state: &AppState) -> Result<HttpResponse
     let mut resp = html(StatusCode::OK, &SignedOutPage)?;
     cookies::attach(&mut resp, &cookies::clear_session(&state.config))?;
     Ok(resp)
-}
-
-fn see_other(location: &str) -> HttpResponse {
-    HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .finish()
 }

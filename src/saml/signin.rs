@@ -84,6 +84,7 @@ pub async fn resolve(
             password: None,
             display_name,
             groups,
+            role: Default::default(),
         },
     )
     .await

@@ -19,6 +19,19 @@ pub enum UserStatus {
     Deprovisioned,
 }
 
+/// What a person may do in the admin console.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Signs in to applications; no console access.
+    #[default]
+    Member,
+    /// Configures SSO, provisioning and policy of their own tenant only.
+    TenantAdmin,
+    /// Runs the deployment: every tenant, and break-glass switches.
+    Operator,
+}
+
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct User {
     pub id: String,
@@ -33,6 +46,8 @@ pub struct User {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub updated_at: OffsetDateTime,
+    #[serde(default)]
+    pub role: Role,
 }
 
 // Hand-written so a password hash can never reach a log line.
@@ -43,6 +58,7 @@ impl std::fmt::Debug for User {
             .field("tenant_id", &self.tenant_id)
             .field("email", &self.email)
             .field("status", &self.status)
+            .field("role", &self.role)
             .finish_non_exhaustive()
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{normalize_email, password, User, UserStatus};
+use super::{normalize_email, password, Role, User, UserStatus};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::random;
@@ -21,6 +21,8 @@ pub struct NewUser {
     pub display_name: Option<String>,
     #[serde(default)]
     pub groups: Vec<String>,
+    #[serde(default)]
+    pub role: Role,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -30,6 +32,7 @@ pub struct UserUpdate {
     pub groups: Option<Vec<String>>,
     pub status: Option<UserStatus>,
     pub password: Option<String>,
+    pub role: Option<Role>,
 }
 
 fn validate_groups(groups: &[String]) -> Result<Vec<String>> {
@@ -110,6 +113,7 @@ pub async fn create(
         password_hash,
         created_at: now,
         updated_at: now,
+        role: new.role,
     };
     if !store
         .put_if_absent(&keys::user_email(&user.email), user.id.as_bytes(), None)
@@ -187,6 +191,9 @@ pub async fn update(
         password::validate_new(&pw)?;
         user.password_hash = Some(hash_off_thread(pw).await?);
         end_sessions = true;
+    }
+    if let Some(role) = change.role {
+        user.role = role;
     }
     if let Some(status) = change.status {
         end_sessions |= status != UserStatus::Active;

@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod middleware;
 pub mod ops;
+pub mod page;
 pub mod tls;
 
 use actix_web::web;
