@@ -9,6 +9,7 @@ pub mod admin;
 pub mod audit;
 pub mod clock;
 pub mod config;
+pub mod console;
 pub mod error;
 pub mod forward_auth;
 pub mod login;

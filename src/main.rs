@@ -120,6 +120,14 @@ async fn serve(arg: ConfigArg) -> anyhow::Result<()> {
         .await
         .context("preparing the gateway (is the store reachable?)")?;
     tracing::info!(address = %listener.local_addr()?, "listening");
+    if let Some(link) =
+        gatehouse::console::setup::ensure_link(&*state.store, &state.config.base_url).await?
+    {
+        // On stderr as well as in the log: this is the one thing the person starting the
+        // gateway for the first time needs to see.
+        eprintln!("\n  No operator account yet. Create it here (link valid 24 h, replaced at each start):\n  {link}\n");
+        tracing::warn!("no operator account yet: open the setup link printed above");
+    }
     gatehouse::serve(state, listener)?.await?;
     tracing::info!("stopped");
     Ok(())

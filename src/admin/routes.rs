@@ -166,7 +166,16 @@ async fn patch_tenant(
     body: web::Json<TenantUpdate>,
     state: web::Data<AppState>,
 ) -> ApiResult {
-    let tenant = tenants::update(&*state.store, &*state.clock, &id, body.into_inner()).await?;
+    let change = body.into_inner();
+    // The console's rule holds here too: switching SSO-only on needs a passed test
+    // sign-in; switching it off is always possible (break-glass).
+    if change.sso_only == Some(true) {
+        let current = tenants::require(&*state.store, &id).await?;
+        if !current.sso_only {
+            saml::test_login::require_passed(&*state.store, &id).await?;
+        }
+    }
+    let tenant = tenants::update(&*state.store, &*state.clock, &id, change).await?;
     Ok(HttpResponse::Ok().json(tenant))
 }
 

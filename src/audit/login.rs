@@ -36,6 +36,9 @@ pub struct LoginEvent {
     /// The precise reason for a refusal; never shown to the person, only to admins.
     pub cause: Option<String>,
     pub client_ip: Option<String>,
+    /// A console test sign-in: it ended on a report, not a session.
+    #[serde(default)]
+    pub test: bool,
 }
 
 impl LoginEvent {
@@ -52,6 +55,7 @@ impl LoginEvent {
             user_id: None,
             cause: None,
             client_ip: None,
+            test: false,
         }
     }
 

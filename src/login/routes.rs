@@ -15,8 +15,8 @@ use crate::tenant::domain::domain_from_input;
 use crate::tenant::repo as tenants;
 use crate::web::cookies;
 use crate::web::error::PageError;
-use crate::web::page::{check_csrf, csrf_for, html, see_other};
 use crate::web::extract::{client_info, client_ip, session_token};
+use crate::web::page::{check_csrf, csrf_for, html, see_other};
 
 const GENERIC_FAILURE: &str =
     "That email and password do not match an account. Check both and try again.";
@@ -325,6 +325,7 @@ async fn route_to_sso(
             &sp,
             signer.as_ref(),
             return_to,
+            None,
             state.clock.now(),
         )
         .await

@@ -32,6 +32,10 @@ pub struct FlowState {
     pub tenant_id: String,
     pub request_id: String,
     pub return_to: Option<String>,
+    /// Set for a console test sign-in: the admin who runs it. The ACS then reports instead
+    /// of signing in.
+    #[serde(default)]
+    pub test_by: Option<String>,
 }
 
 /// A request ID with 128 random bits (samael's own have 32). Starts with a letter, as
@@ -90,6 +94,7 @@ pub async fn start(
     sp: &SpEndpoints,
     signer: Option<&SpKey>,
     return_to: Option<String>,
+    test_by: Option<String>,
     now: OffsetDateTime,
 ) -> Result<String> {
     let request_id = new_request_id();
@@ -98,6 +103,7 @@ pub async fn start(
         tenant_id: connection.tenant_id.clone(),
         request_id: request_id.clone(),
         return_to,
+        test_by,
     };
     store
         .put(

@@ -12,8 +12,10 @@
 pub mod acs;
 pub mod cert;
 pub mod connection;
+pub mod diagnose;
 pub mod flow;
 pub mod routes;
 pub mod signin;
 pub mod sp;
 pub mod sp_key;
+pub mod test_login;

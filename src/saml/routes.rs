@@ -6,18 +6,22 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
 use super::acs::{self, Expectation};
+use super::connection::SamlConnection;
 use super::signin::{self, Outcome as Resolved};
+use super::sp::SpEndpoints;
 use super::sp::{endpoints, metadata_xml};
-use super::{connection, flow, sp_key};
+use super::{connection, diagnose, flow, sp_key, test_login};
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
 use crate::session::LoginMethod;
 use crate::state::AppState;
 use crate::store::keys;
 use crate::tenant::domain::normalize_domain;
 use crate::tenant::repo as tenants;
+use crate::tenant::Tenant;
 use crate::web::cookies;
 use crate::web::error::{ApiError, PageError};
 use crate::web::extract::{client_info, client_ip};
+use crate::web::page::see_other;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/metadata/{domain}", web::get().to(get_metadata))
@@ -109,6 +113,8 @@ async fn post_acs(
         .client_ip(client_ip(&req, &state.config).map(|ip| ip.to_string()));
     let result = consume(&req, &domain, form.into_inner(), &state, &mut event).await;
     match &result {
+        // A test sign-in decided its own outcome.
+        Ok(_) if event.test => {}
         Ok(_) => event.outcome = Outcome::Succeeded,
         Err(page) => {
             event.reference = page.reference().to_owned();
@@ -161,6 +167,16 @@ async fn consume(
         }
     };
     let sp = endpoints(&state.config.base_url, &tenant.primary_domain);
+    if let Some(admin) = flow.as_ref().and_then(|f| f.test_by.clone()) {
+        let test = TestRun {
+            tenant: &tenant,
+            connection: &conn,
+            sp: &sp,
+            request_id,
+            admin,
+        };
+        return test.report(state, form.saml_response, event).await;
+    }
     let (sp_v, conn_v, encoded) = (sp.clone(), conn.clone(), form.saml_response);
     let identity = web::block(move || {
         acs::validate(
@@ -217,4 +233,99 @@ async fn consume(
         .or(conn.default_return_url)
         .unwrap_or_else(|| "/".into());
     cookies::signed_in_redirect(&state.config, &target, issued.token)
+}
+
+/// A console test sign-in arriving at the ACS.
+struct TestRun<'a> {
+    tenant: &'a Tenant,
+    connection: &'a SamlConnection,
+    sp: &'a SpEndpoints,
+    request_id: Option<String>,
+    admin: String,
+}
+
+impl TestRun<'_> {
+    /// Diagnoses the response, works out what a real sign-in would have done (without
+    /// doing it), stores the report and sends the admin to it. No session is created.
+    async fn report(
+        self,
+        state: &AppState,
+        encoded: String,
+        event: &mut LoginEvent,
+    ) -> Result<HttpResponse, PageError> {
+        let (sp, conn, request_id, now) = (
+            self.sp.clone(),
+            self.connection.clone(),
+            self.request_id.clone(),
+            state.clock.now(),
+        );
+        let report = web::block(move || {
+            diagnose::diagnose(
+                &encoded,
+                &acs::Expectation {
+                    sp: &sp,
+                    connection: &conn,
+                    request_id: request_id.as_deref(),
+                },
+                now,
+            )
+        })
+        .await
+        .map_err(|e| refused(format!("diagnosis task failed: {e}")))?;
+        let mut report = report;
+        let outcome = match &report.identity {
+            None => "nobody would be signed in: the response was refused".to_owned(),
+            Some(identity) => {
+                let identity = acs::SamlIdentity {
+                    email: identity.email.clone(),
+                    name_id: identity.name_id.clone(),
+                    first_name: identity.first_name.clone(),
+                    last_name: identity.last_name.clone(),
+                    groups: identity.groups.clone(),
+                    assertion_id: String::new(),
+                    not_on_or_after: now,
+                };
+                match signin::decide(&*state.store, self.tenant, self.connection, &identity)
+                    .await?
+                {
+                    signin::Decision::Existing(user) => format!(
+                        "would sign in as {} (existing account), groups: {}; created just in time: no",
+                        user.email,
+                        if identity.groups.is_empty() { "none".into() } else { identity.groups.join(", ") }
+                    ),
+                    signin::Decision::Create(new) => format!(
+                        "would sign in as {}, groups: {}; created just in time: yes",
+                        new.email,
+                        if new.groups.is_empty() { "none".into() } else { new.groups.join(", ") }
+                    ),
+                    signin::Decision::Refused(why) => {
+                        report.passed = false;
+                        format!("would be refused: {why}")
+                    }
+                }
+            }
+        };
+        event.test = true;
+        event.email = report.identity.as_ref().map(|i| i.email.clone());
+        event.outcome = if report.passed {
+            Outcome::Succeeded
+        } else {
+            Outcome::Refused
+        };
+        event.cause = Some(format!(
+            "console test sign-in by {}: {}",
+            self.admin,
+            report.refusal.clone().unwrap_or_else(|| outcome.clone())
+        ));
+        let record = test_login::save(
+            &*state.store,
+            self.connection,
+            &self.admin,
+            now,
+            report,
+            outcome,
+        )
+        .await?;
+        Ok(see_other(&format!("/admin/tests/{}", record.id)))
+    }
 }

@@ -30,39 +30,45 @@ pub enum Outcome {
     Refused(Refusal),
 }
 
-pub async fn resolve(
+/// What a sign-in would do, decided without writing anything (the console's test sign-in
+/// shows this; [`resolve`] carries it out).
+#[derive(Debug)]
+pub enum Decision {
+    Existing(User),
+    /// Unknown person, and the tenant creates people just in time.
+    Create(NewUser),
+    Refused(Refusal),
+}
+
+pub async fn decide(
     store: &dyn Store,
-    clock: &dyn Clock,
     tenant: &Tenant,
     connection: &SamlConnection,
     identity: &SamlIdentity,
-) -> Result<Outcome> {
+) -> Result<Decision> {
     let Ok((email, domain)) = normalize_email(&identity.email) else {
-        return Ok(Outcome::Refused(Refusal::BadEmail(
+        return Ok(Decision::Refused(Refusal::BadEmail(
             identity.email.chars().take(200).collect(),
         )));
     };
     if !tenant.owns_domain(&domain) {
-        return Ok(Outcome::Refused(Refusal::ForeignDomain { domain }));
+        return Ok(Decision::Refused(Refusal::ForeignDomain { domain }));
     }
     if let Some(user) = users::by_email(store, &email).await? {
         if user.tenant_id != tenant.id {
-            return Ok(Outcome::Refused(Refusal::ForeignDomain { domain }));
+            return Ok(Decision::Refused(Refusal::ForeignDomain { domain }));
         }
         if !user.is_active() {
             let status = serde_json::to_value(user.status)
                 .ok()
                 .and_then(|v| v.as_str().map(str::to_owned))
                 .unwrap_or_default();
-            return Ok(Outcome::Refused(Refusal::Inactive { email, status }));
+            return Ok(Decision::Refused(Refusal::Inactive { email, status }));
         }
-        return Ok(Outcome::SignedIn {
-            user,
-            created: false,
-        });
+        return Ok(Decision::Existing(user));
     }
     if !connection.jit_provisioning {
-        return Ok(Outcome::Refused(Refusal::UnknownUser { email }));
+        return Ok(Decision::Refused(Refusal::UnknownUser { email }));
     }
     let display_name = match (&identity.first_name, &identity.last_name) {
         (Some(f), Some(l)) => Some(format!("{f} {l}")),
@@ -75,20 +81,34 @@ pub async fn resolve(
         .filter(|g| !g.contains(',') && g.len() <= 256)
         .cloned()
         .collect();
-    match users::create(
-        store,
-        clock,
-        tenant,
-        NewUser {
-            email: email.clone(),
-            password: None,
-            display_name,
-            groups,
-            role: Default::default(),
-        },
-    )
-    .await
-    {
+    Ok(Decision::Create(NewUser {
+        email,
+        password: None,
+        display_name,
+        groups,
+        role: Default::default(),
+    }))
+}
+
+pub async fn resolve(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    connection: &SamlConnection,
+    identity: &SamlIdentity,
+) -> Result<Outcome> {
+    let new = match decide(store, tenant, connection, identity).await? {
+        Decision::Existing(user) => {
+            return Ok(Outcome::SignedIn {
+                user,
+                created: false,
+            })
+        }
+        Decision::Refused(why) => return Ok(Outcome::Refused(why)),
+        Decision::Create(new) => new,
+    };
+    let email = new.email.clone();
+    match users::create(store, clock, tenant, new).await {
         Ok(user) => Ok(Outcome::SignedIn {
             user,
             created: true,

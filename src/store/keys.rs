@@ -73,3 +73,23 @@ pub fn journal_entry(name: &str, scope: &str, id: &str) -> String {
 pub fn saml_sp_key() -> &'static str {
     "saml_sp_key"
 }
+
+/// A console test sign-in's report.
+pub fn saml_test(id: &str) -> String {
+    format!("saml_test:{id}")
+}
+
+/// The last passed test sign-in of a tenant's SAML connection.
+pub fn saml_test_passed(tenant_id: &str) -> String {
+    format!("saml_test_passed:{tenant_id}")
+}
+
+/// The one-time link that creates the first operator account.
+pub fn setup_token() -> &'static str {
+    "setup_token"
+}
+
+/// Set once the first operator exists; no setup link is printed after that.
+pub fn setup_done() -> &'static str {
+    "setup_done"
+}

@@ -18,4 +18,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::login::routes::configure(cfg);
     crate::saml::routes::configure(cfg);
     crate::admin::routes::configure(cfg);
+    crate::console::routes::configure(cfg);
 }

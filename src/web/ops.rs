@@ -7,6 +7,7 @@ use crate::state::AppState;
 use crate::web::error::PageError;
 
 const APP_CSS: &str = include_str!("../../static/css/app.css");
+const CONSOLE_JS: &str = include_str!("../../static/js/console.js");
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/healthz", web::get().to(get_healthz))
@@ -14,6 +15,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(get_metrics))
         .route("/.well-known/jwks.json", web::get().to(get_jwks))
         .route("/static/app.css", web::get().to(get_css))
+        .route("/static/console.js", web::get().to(get_console_js))
         .route("/favicon.ico", web::get().to(get_favicon));
 }
 
@@ -55,6 +57,13 @@ async fn get_css() -> HttpResponse {
         .content_type("text/css; charset=utf-8")
         .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
         .body(APP_CSS)
+}
+
+async fn get_console_js() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/javascript; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "public, max-age=300"))
+        .body(CONSOLE_JS)
 }
 
 /// No icon yet: answer "nothing here" without an error page or a log line.

@@ -6,6 +6,7 @@
 mod common;
 
 mod admin_api;
+mod console;
 mod forward_auth;
 mod login;
 mod login_events;

@@ -1,0 +1,70 @@
+//! The console's door: a handler that takes an [`Admin`] runs only for a signed-in,
+//! active person with an admin role. Everyone else is sent to sign in (keeping the page
+//! they wanted) or shown why they cannot enter.
+
+use actix_web::dev::Payload;
+use actix_web::error::InternalError;
+use actix_web::http::StatusCode;
+use actix_web::{web, FromRequest, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+
+use super::Admin;
+use crate::session::store as sessions;
+use crate::state::AppState;
+use crate::user::repo as users;
+use crate::web::error::PageError;
+use crate::web::extract::session_token;
+use crate::web::page::see_other;
+
+/// `/login` with a way back to the page that was asked for.
+pub fn sign_in_url(path_and_query: &str) -> String {
+    format!(
+        "/login?return_to={}",
+        url::form_urlencoded::byte_serialize(path_and_query.as_bytes()).collect::<String>()
+    )
+}
+
+fn sign_in(req: &HttpRequest) -> actix_web::Error {
+    let wanted = req.uri().path_and_query().map_or("/admin", |p| p.as_str());
+    InternalError::from_response("sign in first", see_other(&sign_in_url(wanted))).into()
+}
+
+async fn admin_of(req: HttpRequest) -> Result<Admin, actix_web::Error> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| sign_in(&req))?;
+    let Some(token) = session_token(&req, &state.config.cookie_name) else {
+        return Err(sign_in(&req));
+    };
+    let Ok(view) = state.sessions.authenticate(&token).await else {
+        return Err(sign_in(&req));
+    };
+    let session = sessions::get(&*state.store, view.session_id())
+        .await
+        .map_err(PageError::from)?
+        .ok_or_else(|| sign_in(&req))?;
+    let user = users::get(&*state.store, &session.user_id)
+        .await
+        .map_err(PageError::from)?
+        .ok_or_else(|| sign_in(&req))?;
+    Admin::from_parts(user, session).ok_or_else(|| {
+        PageError::new(
+            StatusCode::FORBIDDEN,
+            "No access to the console",
+            "Your account can sign in to applications but does not administer Gatehouse.",
+            "Ask your organisation's Gatehouse administrator for the admin role if you need it.",
+        )
+        .with_action("Your account", "/".into())
+        .into()
+    })
+}
+
+impl FromRequest for Admin {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        Box::pin(admin_of(req.clone()))
+    }
+}
