@@ -16,3 +16,4 @@ pub mod flow;
 pub mod routes;
 pub mod signin;
 pub mod sp;
+mod xml_shape;
