@@ -2,8 +2,9 @@
 //! reduces the document to what was signed; this layer closes samael's gaps around it
 //! (SECURITY-CHECKLIST, top) and reads identity only from the verified assertion.
 //!
-//! Order matters: cheap structural refusals first (size, DTD, assertion count), then the
-//! unsigned envelope — read only to *refuse* (wrong Status/Destination/Issuer), never to
+//! Order matters: cheap structural refusals first (size, DTD, assertion count, then the
+//! strict libxml2 shape check of `xml_shape`: one UTF-8 root, the profile's signature
+//! layout), then the unsigned envelope — read only to *refuse* (wrong Status/Destination/Issuer), never to
 //! accept — then samael, then our checks on the very assertion samael verified.
 
 use base64::engine::general_purpose::STANDARD;
@@ -32,6 +33,8 @@ pub enum AcsError {
     Dtd,
     #[error("the response is not a SAML Response document")]
     NotAResponse,
+    #[error("the response does not have the shape of a SAML Response: {0}")]
+    Shape(String),
     #[error("expected exactly one Assertion, found {0}")]
     AssertionCount(usize),
     #[error("encrypted assertions are not supported; switch off assertion encryption in the IdP")]
@@ -373,6 +376,9 @@ pub fn validate(encoded: &str, exp: &Expectation<'_>) -> Result<SamlIdentity, Ac
     if assertions != 1 {
         return Err(AcsError::AssertionCount(assertions));
     }
+    // Strict structure (one root, UTF-8, the profile's signature layout) before samael's
+    // lenient parse: see `xml_shape` for the attacks each rule stops.
+    super::xml_shape::check(&xml).map_err(AcsError::Shape)?;
     check_envelope(&xml, exp)?;
     let sp = service_provider(exp)?;
     let request_ids: Vec<&str> = exp.request_id.into_iter().collect();

@@ -4,10 +4,12 @@
 //! - `cert`: intake of IdP signing certificates and metadata, checked at save time;
 //! - `connection`: the per-tenant connection (provider preset, IdP values, switches),
 //!   which can never be stored without a valid signing certificate;
-//! - `sp`: our Entity ID / ACS URL per tenant and the SP metadata document.
+//! - `sp`: our Entity ID / ACS URL per tenant and the SP metadata document;
 //! - `sp_key`: the deployment's SP key for signed AuthnRequests;
 //! - `flow`: SP-initiated login (AuthnRequest, opaque RelayState, single-use flow state);
-//! - `acs`: the hardened ACS on top of samael; `signin`: from a verified identity to a user.
+//! - `acs`: the hardened ACS on top of samael (`xml_shape`: a strict structural pre-check);
+//!   `signin`: from a verified identity to a user;
+//! - `diagnose` and `test_login`: the console's test sign-in with a report per check.
 
 pub mod acs;
 pub mod cert;
@@ -19,3 +21,4 @@ pub mod signin;
 pub mod sp;
 pub mod sp_key;
 pub mod test_login;
+mod xml_shape;

@@ -15,6 +15,7 @@ mod redis_faults;
 mod saml_acs;
 mod saml_idp;
 mod saml_setup;
+mod saml_xml_attacks;
 mod sessions;
 mod store_conformance;
 mod tls;

@@ -12,16 +12,17 @@ use serde_json::{json, Value};
 use crate::common::{header, session_cookie, unique_domain, Backend, Options, TestApp};
 use crate::saml_idp::{Resp, Sign, TestIdp};
 
-struct Saml {
-    app: TestApp,
-    idp: TestIdp,
-    tenant: Value,
-    domain: String,
-    email: String,
+/// Gateway + tenant + SAML connection + test IdP; shared with `saml_xml_attacks`.
+pub(crate) struct Saml {
+    pub(crate) app: TestApp,
+    pub(crate) idp: TestIdp,
+    pub(crate) tenant: Value,
+    pub(crate) domain: String,
+    pub(crate) email: String,
 }
 
 impl Saml {
-    async fn new(backend: Backend, connection: Value) -> Self {
+    pub(crate) async fn new(backend: Backend, connection: Value) -> Self {
         let app = TestApp::spawn_with(Options::new(backend)).await;
         let domain = unique_domain();
         let tenant = app.create_tenant(&domain, false).await;
@@ -55,16 +56,20 @@ impl Saml {
         }
     }
 
-    fn acs(&self) -> String {
+    pub(crate) fn acs(&self) -> String {
         self.app.url(&format!("/saml/acs/{}", self.domain))
     }
 
-    fn entity(&self) -> String {
+    pub(crate) fn entity(&self) -> String {
         self.app.url(&format!("/saml/metadata/{}", self.domain))
     }
 
     /// Starts SP-initiated login; returns (AuthnRequest ID, RelayState).
-    async fn start(&self, browser: &reqwest::Client, return_to: &str) -> (String, String) {
+    pub(crate) async fn start(
+        &self,
+        browser: &reqwest::Client,
+        return_to: &str,
+    ) -> (String, String) {
         let r = browser
             .get(self.app.url(&format!(
                 "/login/sso?domain={}&return_to={return_to}",
@@ -88,11 +93,11 @@ impl Saml {
         (parsed.id, q["RelayState"].clone())
     }
 
-    fn resp(&self, request_id: Option<&str>) -> Resp {
+    pub(crate) fn resp(&self, request_id: Option<&str>) -> Resp {
         Resp::new(&self.acs(), &self.entity(), request_id, &self.email)
     }
 
-    async fn post(
+    pub(crate) async fn post(
         &self,
         browser: &reqwest::Client,
         saml_response: &str,
@@ -108,7 +113,7 @@ impl Saml {
 
     /// Runs a full SP-initiated attempt with `bend` applied to the response; returns the
     /// ACS answer.
-    async fn attempt(&self, bend: impl FnOnce(&mut Resp)) -> reqwest::Response {
+    pub(crate) async fn attempt(&self, bend: impl FnOnce(&mut Resp)) -> reqwest::Response {
         let browser = self.app.client();
         let (id, relay) = self.start(&browser, "/").await;
         let mut r = self.resp(Some(&id));
@@ -117,12 +122,12 @@ impl Saml {
         self.post(&browser, &encoded, &relay).await
     }
 
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.app.stop().await;
     }
 }
 
-async fn assert_refused(resp: reqwest::Response, what: &str) {
+pub(crate) async fn assert_refused(resp: reqwest::Response, what: &str) {
     assert_eq!(resp.status(), 403, "{what}: expected a refusal");
     assert!(session_cookie(&resp).is_none(), "{what}: no session");
     let page = resp.text().await.unwrap();

@@ -125,7 +125,8 @@ impl TestIdp {
         }
     }
 
-    fn signature(&self, reference: &str, sha1: bool) -> String {
+    /// An unsigned `ds:Signature` template (RSA-SHA256, exc-c14n) referencing `#reference`.
+    pub fn signature(&self, reference: &str, sha1: bool) -> String {
         let (sig, digest) = if sha1 {
             (
                 "http://www.w3.org/2000/09/xmldsig#rsa-sha1",
@@ -144,7 +145,7 @@ impl TestIdp {
     }
 
     /// Signs the first `ds:Signature` template in `xml` with xmlsec1.
-    fn xmlsec_sign(&self, xml: &str) -> String {
+    pub fn xmlsec_sign(&self, xml: &str) -> String {
         let n = gatehouse::random::token(6).replace(['-', '_'], "x");
         let input = self.dir.path().join(format!("in-{n}.xml"));
         let output = self.dir.path().join(format!("out-{n}.xml"));
@@ -159,6 +160,10 @@ impl TestIdp {
             .args([
                 "--id-attr:ID",
                 "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+            ])
+            .args([
+                "--id-attr:ID",
+                "urn:oasis:names:tc:SAML:2.0:protocol:LogoutResponse",
             ])
             .arg("--output")
             .arg(&output)
