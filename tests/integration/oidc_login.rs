@@ -578,6 +578,60 @@ async fn admin_api_connection(backend: Backend) {
     assert_eq!(saml.status(), 409);
     assert_eq!(o.app.admin(Method::DELETE, &path, None).await.status(), 204);
     assert_eq!(o.app.admin(Method::DELETE, &path, None).await.status(), 404);
+    // And the other way round: with a SAML connection, OIDC cannot be saved.
+    let idp = crate::saml_idp::TestIdp::new("https://idp.example.test/metadata");
+    let saml = o
+        .app
+        .admin(
+            Method::PUT,
+            &format!("/tenants/{}/saml", o.tenant_id()),
+            Some(json!({"idp_entity_id": idp.entity_id, "idp_sso_url": idp.sso_url, "certificate": idp.cert_pem})),
+        )
+        .await;
+    assert_eq!(saml.status(), 200);
+    let r = o
+        .app
+        .admin(
+            Method::PUT,
+            &path,
+            Some(json!({"issuer": o.op.issuer, "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET})),
+        )
+        .await;
+    assert_eq!(r.status(), 409);
     o.stop().await;
+}
+
+/// The provider goes away between the redirect and the token exchange: a clear page that
+/// says so (502), and the event names the endpoint that could not be reached.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreachable_token_endpoint_is_explained() {
+    let o = Oidc::new(Backend::Embedded, json!({})).await;
+    let browser = o.app.client();
+    let authorize = o.start(&browser, "/").await;
+    let callback = at_provider(&authorize).await;
+    let Oidc {
+        app, op, tenant, ..
+    } = o;
+    op.stop().await;
+    let resp = browser.get(callback).send().await.unwrap();
+    assert_eq!(resp.status(), 502);
+    let page = resp.text().await.unwrap();
+    assert!(
+        page.contains("Your identity provider did not answer"),
+        "{page}"
+    );
+    let events: Value = app
+        .admin(
+            Method::GET,
+            &format!("/tenants/{}/login-events", tenant["id"].as_str().unwrap()),
+            None,
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let cause = events["items"][0]["cause"].as_str().unwrap();
+    assert!(cause.contains("could not be reached"), "{cause}");
+    app.stop().await;
 }
 crate::both_backends!(admin_api_both, super::admin_api_connection);
