@@ -10,6 +10,7 @@ mod forward_auth;
 mod login;
 mod login_events;
 mod nginx;
+mod oidc_bench;
 mod oidc_global;
 mod oidc_login;
 mod oidc_op;

@@ -66,6 +66,8 @@ struct OpState {
     pub token_requests: Vec<TokenRequest>,
     pub jwks_fetches: usize,
     pub authorize_params: Vec<HashMap<String, String>>,
+    /// Time the token endpoint spent per request (the provider's share of a callback).
+    pub token_micros: Vec<u64>,
 }
 
 pub struct TestOp {
@@ -207,6 +209,18 @@ async fn token(
     req: HttpRequest,
     form: web::Form<HashMap<String, String>>,
 ) -> HttpResponse {
+    let started = std::time::Instant::now();
+    let resp = token_answer(&op, &req, &form);
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    op.lock().unwrap().token_micros.push(micros);
+    resp
+}
+
+fn token_answer(
+    op: &Arc<Mutex<OpState>>,
+    req: &HttpRequest,
+    form: &HashMap<String, String>,
+) -> HttpResponse {
     let mut s = op.lock().unwrap();
     let expected = format!(
         "Basic {}",
@@ -312,6 +326,7 @@ impl TestOp {
             token_requests: Vec::new(),
             jwks_fetches: 0,
             authorize_params: Vec::new(),
+            token_micros: Vec::new(),
         }));
         let data = state.clone();
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -384,6 +399,10 @@ impl TestOp {
 
     pub fn jwks_fetches(&self) -> usize {
         self.state.lock().unwrap().jwks_fetches
+    }
+
+    pub fn token_micros(&self) -> Vec<u64> {
+        self.state.lock().unwrap().token_micros.clone()
     }
 
     pub fn authorize_params(&self) -> Vec<HashMap<String, String>> {
