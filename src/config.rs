@@ -68,6 +68,13 @@ pub struct RawConfig {
     pub login_failures_per_account: u32,
     /// Tenants declared as code, upserted (by primary domain) at start.
     pub tenants: Vec<TenantConfig>,
+    /// "Continue with Google". env: GATEHOUSE_GOOGLE__CLIENT_ID, GATEHOUSE_GOOGLE__CLIENT_SECRET, …
+    pub google: Option<crate::oidc::global::RawGoogle>,
+    /// "Continue with Microsoft". env: GATEHOUSE_MICROSOFT__CLIENT_ID, …
+    pub microsoft: Option<crate::oidc::global::RawMicrosoft>,
+    /// Accept OpenID providers on plain http at loopback addresses (local testing only).
+    /// env: GATEHOUSE_DANGER_OIDC_ALLOW_HTTP_LOOPBACK
+    pub danger_oidc_allow_http_loopback: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -105,6 +112,9 @@ impl Default for RawConfig {
             login_attempts_per_client: 30,
             login_failures_per_account: 10,
             tenants: Vec::new(),
+            google: None,
+            microsoft: None,
+            danger_oidc_allow_http_loopback: false,
         }
     }
 }
@@ -158,6 +168,8 @@ pub struct Config {
     pub login_attempts_per_client: u32,
     pub login_failures_per_account: u32,
     pub tenants: Vec<TenantConfig>,
+    /// Global OpenID providers (Google, Microsoft) and the loopback switch.
+    pub oidc: crate::oidc::global::GlobalProviders,
 }
 
 impl fmt::Debug for Config {
@@ -175,6 +187,7 @@ impl fmt::Debug for Config {
             .field("allowed_return_hosts", &self.allowed_return_hosts)
             .field("tls", &self.tls.is_some())
             .field("tenants", &self.tenants.len())
+            .field("oidc", &self.oidc)
             .finish_non_exhaustive()
     }
 }
@@ -234,6 +247,9 @@ const ENV_KEYS: &[&str] = &[
     "outbound_allow_loopback",
     "login_attempts_per_client",
     "login_failures_per_account",
+    "google",
+    "microsoft",
+    "danger_oidc_allow_http_loopback",
 ];
 
 /// Variables with our prefix that are not settings but are read elsewhere.
@@ -242,11 +258,16 @@ const ENV_NOT_SETTINGS: &[&str] = &["log"];
 /// The environment provider: only known keys, so that unrelated `GATEHOUSE_*` variables
 /// (a test harness's, a wrapper script's) never stop the gateway from starting.
 pub fn env_provider() -> Env {
-    Env::prefixed("GATEHOUSE_").split("__").filter(|k| {
-        ENV_KEYS
-            .iter()
-            .any(|known| k.as_str().eq_ignore_ascii_case(known))
-    })
+    Env::prefixed("GATEHOUSE_")
+        .split("__")
+        .filter(|k| is_setting_key(k.as_str()))
+}
+
+/// Whether an environment key (prefix removed, `__` turned into `.`) names a setting. A
+/// table's keys arrive as `google.client_id`: they are judged by their first part.
+fn is_setting_key(key: &str) -> bool {
+    let top = key.split('.').next().unwrap_or("");
+    ENV_KEYS.iter().any(|known| top.eq_ignore_ascii_case(known))
 }
 
 /// `GATEHOUSE_*` variables that are neither settings nor known to the gateway: likely typos,
@@ -254,7 +275,10 @@ pub fn env_provider() -> Env {
 pub fn unknown_env_vars() -> Vec<String> {
     std::env::vars()
         .filter_map(|(k, _)| k.strip_prefix("GATEHOUSE_").map(str::to_ascii_lowercase))
-        .filter(|k| !ENV_KEYS.contains(&k.as_str()) && !ENV_NOT_SETTINGS.contains(&k.as_str()))
+        .filter(|k| {
+            let top = k.split("__").next().unwrap_or("");
+            !ENV_KEYS.contains(&top) && !ENV_NOT_SETTINGS.contains(&k.as_str())
+        })
         .map(|k| format!("GATEHOUSE_{}", k.to_ascii_uppercase()))
         .collect()
 }
@@ -345,6 +369,9 @@ impl TryFrom<RawConfig> for Config {
             login_attempts_per_client,
             login_failures_per_account,
             tenants,
+            google,
+            microsoft,
+            danger_oidc_allow_http_loopback,
         } = raw;
         let mut problems = Vec::new();
         let mut problem = |key: &str, message: String| {
@@ -527,6 +554,13 @@ impl TryFrom<RawConfig> for Config {
             }
         }
 
+        let oidc = crate::oidc::global::validate(
+            google,
+            microsoft,
+            danger_oidc_allow_http_loopback,
+            &mut problem,
+        );
+
         let Some(base) = base.filter(|_| problems.is_empty()) else {
             return Err(problems);
         };
@@ -550,6 +584,7 @@ impl TryFrom<RawConfig> for Config {
             login_attempts_per_client,
             login_failures_per_account,
             tenants,
+            oidc,
         })
     }
 }
@@ -619,6 +654,21 @@ mod tests {
         let mut env: Vec<String> = ENV_KEYS.iter().map(|s| s.to_string()).collect();
         env.sort();
         assert_eq!(fields, env);
+    }
+
+    #[test]
+    fn global_providers_come_from_tables_and_nested_env_keys() {
+        let cfg = load_toml(
+            "[google]\nclient_id = \"g-id\"\nclient_secret = \"g-secret\"\nallowed_hd = [\"Acme.COM\"]\n",
+        )
+        .unwrap();
+        let google = cfg.oidc.google.as_ref().unwrap();
+        assert_eq!(google.allowed_hd, ["acme.com"]);
+        assert!(!format!("{cfg:?}").contains("g-secret"));
+        assert!(is_setting_key("google.client_id"));
+        assert!(is_setting_key("MICROSOFT.allowed_tenant_ids"));
+        assert!(is_setting_key("danger_oidc_allow_http_loopback"));
+        assert!(!is_setting_key("bin"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod error;
 pub mod forward_auth;
 pub mod login;
 pub mod metrics;
+pub mod oidc;
 pub mod outbound;
 pub mod random;
 pub mod redirect;
@@ -92,6 +93,7 @@ pub async fn build_state(
         tracing::info!(count = declared, "declared tenants upserted");
     }
     let issuer = config.base_url.as_str().trim_end_matches('/').to_owned();
+    let config_oidc_loopback = config.oidc.allow_http_loopback;
     let sessions = session::Sessions::start(
         store.clone(),
         clock.clone(),
@@ -105,6 +107,10 @@ pub async fn build_state(
         clock,
         sessions,
         metrics: metrics::Metrics::new(),
+        oidc: Arc::new(
+            oidc::provider::Providers::new(config_oidc_loopback)
+                .map_err(|e| Error::Internal(e.detail()))?,
+        ),
     })
 }
 

@@ -15,4 +15,6 @@ pub struct AppState {
     pub clock: SharedClock,
     pub sessions: Arc<Sessions>,
     pub metrics: Arc<Metrics>,
+    /// OpenID providers' metadata and keys (cached) and the HTTP client that fetches them.
+    pub oidc: Arc<crate::oidc::provider::Providers>,
 }

@@ -62,6 +62,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{tenant_id}/saml", web::get().to(get_saml))
             .route("/tenants/{tenant_id}/saml", web::put().to(put_saml))
             .route("/tenants/{tenant_id}/saml", web::delete().to(delete_saml))
+            .route("/tenants/{tenant_id}/oidc", web::get().to(get_oidc))
+            .route("/tenants/{tenant_id}/oidc", web::put().to(put_oidc))
+            .route("/tenants/{tenant_id}/oidc", web::delete().to(delete_oidc))
             .route(
                 "/tenants/{tenant_id}/login-events",
                 web::get().to(list_login_events),
@@ -452,6 +455,14 @@ async fn put_saml(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let tenant = tenants::require(&*state.store, &id).await?;
+    if crate::oidc::connection::get(&*state.store, &tenant.id)
+        .await?
+        .is_some()
+    {
+        return Err(ApiError(Error::Conflict(
+            "this tenant already signs in with OpenID Connect; delete its OIDC connection first (a tenant has one SSO connection)".into(),
+        )));
+    }
     saml::connection::save(
         &*state.store,
         &*state.clock,
@@ -504,4 +515,56 @@ async fn list_login_events(
     };
     let items = login_events::list(&*state.store, &id, window, &filter).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+/// The redirect URI to register at the provider, and the stored connection (no secret).
+#[derive(Serialize)]
+struct OidcSettingsResponse {
+    redirect_uri: String,
+    connection: Option<crate::oidc::connection::OidcConnectionView>,
+}
+
+async fn oidc_settings(
+    state: &AppState,
+    tenant_id: &str,
+) -> Result<OidcSettingsResponse, ApiError> {
+    let tenant = tenants::require(&*state.store, tenant_id).await?;
+    let connection = crate::oidc::connection::get(&*state.store, &tenant.id).await?;
+    Ok(OidcSettingsResponse {
+        redirect_uri: crate::oidc::routes::redirect_uri(state),
+        connection: connection.as_ref().map(Into::into),
+    })
+}
+
+async fn get_oidc(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    Ok(HttpResponse::Ok().json(oidc_settings(&state, &id).await?))
+}
+
+/// Saves the tenant's OIDC connection after reading the issuer's discovery document, so a
+/// wrong issuer or an unreachable provider is reported now, not at the first login.
+async fn put_oidc(
+    _: AdminAuth,
+    id: web::Path<String>,
+    body: web::Json<crate::oidc::connection::OidcConnectionInput>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let tenant = tenants::require(&*state.store, &id).await?;
+    crate::oidc::connection::save(
+        &*state.store,
+        &*state.clock,
+        &state.oidc,
+        &tenant.id,
+        body.into_inner(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(oidc_settings(&state, &tenant.id).await?))
+}
+
+async fn delete_oidc(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
+    tenants::require(&*state.store, &id).await?;
+    if crate::oidc::connection::delete(&*state.store, &id).await? {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError(Error::NotFound("OIDC connection")))
+    }
 }

@@ -39,6 +39,9 @@ struct LoginPage {
     email: String,
     error: Option<String>,
     notice: Option<String>,
+    /// Links to the operator's global providers; `None` when not configured.
+    google_href: Option<String>,
+    microsoft_href: Option<String>,
 }
 
 #[derive(Template)]
@@ -83,7 +86,29 @@ fn render_login(
     notice: Option<String>,
 ) -> Result<HttpResponse, PageError> {
     let (token, fresh) = csrf_for(req);
+    let provider_href = |path: &str| {
+        let mut href = path.to_owned();
+        if let Some(r) = &return_to {
+            href.push_str("?return_to=");
+            href.push_str(&url::form_urlencoded::byte_serialize(r.as_bytes()).collect::<String>());
+        }
+        href
+    };
+    let google_href = state
+        .config
+        .oidc
+        .google
+        .as_ref()
+        .map(|_| provider_href("/login/google"));
+    let microsoft_href = state
+        .config
+        .oidc
+        .microsoft
+        .as_ref()
+        .map(|_| provider_href("/login/microsoft"));
     let page = LoginPage {
+        google_href,
+        microsoft_href,
         csrf_token: token.clone(),
         return_to: return_to.unwrap_or_default(),
         email,
@@ -265,7 +290,7 @@ async fn get_sso(
         );
     };
     let return_to = allowed_return(&state, query.return_to.as_deref());
-    route_to_sso(&state, domain, return_to).await
+    route_to_sso(&req, &state, domain, return_to).await
 }
 
 async fn post_sso(
@@ -275,12 +300,13 @@ async fn post_sso(
 ) -> Result<HttpResponse, PageError> {
     check_csrf(&req, &form.csrf_token)?;
     let return_to = allowed_return(&state, Some(&form.return_to));
-    route_to_sso(&state, &form.domain, return_to).await
+    route_to_sso(&req, &state, &form.domain, return_to).await
 }
 
 /// Finds the tenant for what the person typed. Unknown domains get the same page whatever
 /// the reason, so the form cannot be used to list which domains exist.
 async fn route_to_sso(
+    req: &HttpRequest,
     state: &AppState,
     input: &str,
     return_to: Option<String>,
@@ -331,6 +357,15 @@ async fn route_to_sso(
         .await
         .map_err(PageError::from)?;
         return Ok(see_other(&target));
+    }
+    if let Some(conn) = crate::oidc::connection::get(&*state.store, &tenant.id)
+        .await
+        .map_err(PageError::from)?
+    {
+        let target = crate::oidc::flow::Target::tenant(&conn);
+        let hint = input.contains('@').then_some(input.trim());
+        return crate::oidc::routes::redirect_to_provider(req, state, &target, return_to, hint)
+            .await;
     }
     // Tenants exist before their IdP connection is configured: say so plainly.
     Err(PageError::new(

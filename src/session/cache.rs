@@ -227,7 +227,9 @@ impl SessionCache {
 }
 
 /// Applies store events to the cache (and key ring), and purges it periodically, until the
-/// process ends.
+/// process ends. Revocations published by this instance are applied before `publish`
+/// returns (a local hook), so a "session ended" answer is never followed by this instance
+/// still honouring the session while the event is in flight.
 pub fn spawn_listener(
     cache: Arc<SessionCache>,
     keys: Arc<KeyRing>,
@@ -239,6 +241,12 @@ pub fn spawn_listener(
         mut healthy,
     } = subscription;
     cache.set_healthy(*healthy.borrow_and_update());
+    let local = cache.clone();
+    store.local_hooks().add(Arc::new(move |event| {
+        if let Event::SessionRevoked { sid } = event {
+            local.revoke(sid);
+        }
+    }));
     tokio::spawn(async move {
         let mut purge = tokio::time::interval(PURGE_EVERY);
         loop {

@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{broadcast, watch};
 
-use super::{Event, Store, StoreError, StoreResult, Subscription};
+use super::{Event, LocalHooks, Store, StoreError, StoreResult, Subscription};
 use crate::clock::SharedClock;
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -27,6 +27,7 @@ pub struct EmbeddedStore {
     clock: SharedClock,
     path: String,
     events: broadcast::Sender<Event>,
+    hooks: LocalHooks,
     // Events never leave this process, so the feed is always complete.
     healthy: watch::Receiver<bool>,
     _healthy_tx: watch::Sender<bool>,
@@ -61,6 +62,7 @@ impl EmbeddedStore {
             clock,
             path: path.display().to_string(),
             events,
+            hooks: LocalHooks::default(),
             healthy,
             _healthy_tx: healthy_tx,
         })
@@ -399,9 +401,14 @@ impl Store for EmbeddedStore {
     }
 
     async fn publish(&self, event: &Event) -> StoreResult<()> {
+        self.hooks.run(event);
         // No receivers is fine: nobody is caching anything yet.
         let _ = self.events.send(event.clone());
         Ok(())
+    }
+
+    fn local_hooks(&self) -> &LocalHooks {
+        &self.hooks
     }
 
     fn subscribe(&self) -> Subscription {

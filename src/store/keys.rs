@@ -93,3 +93,25 @@ pub fn setup_token() -> &'static str {
 pub fn setup_done() -> &'static str {
     "setup_done"
 }
+
+/// A tenant's OpenID Connect connection (holds the client secret; the API never shows it).
+pub fn oidc_connection(tenant_id: &str) -> String {
+    format!("oidc_connection:{tenant_id}")
+}
+
+/// Pending OIDC login, keyed by the `state` sent to the provider (single use).
+pub fn oidc_flow(state: &str) -> String {
+    format!("oidc_flow:{state}")
+}
+
+/// A provider account (hash of its stable subject) linked to a user; the value is the user id.
+pub fn oidc_link(subject_hash: &str) -> String {
+    format!("oidc_link:{subject_hash}")
+}
+
+/// The provider account a user is linked to within one provider scope (Google, Microsoft,
+/// or one tenant issuer); the value is the subject hash. Guards against a second account
+/// taking over the user through a matching email (nOAuth).
+pub fn oidc_user_link(user_id: &str, scope: &str) -> String {
+    format!("oidc_user_link:{user_id}:{scope}")
+}

@@ -12,6 +12,7 @@
 //! - a value whose TTL has passed is never returned.
 //! - `index_page` returns members in a stable (lexicographic) order.
 
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -51,6 +52,30 @@ pub enum Event {
 pub struct Subscription {
     pub events: broadcast::Receiver<Event>,
     pub healthy: watch::Receiver<bool>,
+}
+
+/// Code run inside `publish` on the publishing instance, before it returns.
+pub type LocalHook = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// The hooks of one store. Events reach every instance through the subscription, which is
+/// asynchronous; the hooks give the publishing instance read-your-writes: once a revocation
+/// call has returned, this instance's own cache has already dropped the session.
+#[derive(Default)]
+pub struct LocalHooks(RwLock<Vec<LocalHook>>);
+
+impl LocalHooks {
+    pub fn add(&self, hook: LocalHook) {
+        self.0
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .push(hook);
+    }
+
+    pub fn run(&self, event: &Event) {
+        for hook in self.0.read().unwrap_or_else(PoisonError::into_inner).iter() {
+            hook(event);
+        }
+    }
 }
 
 #[async_trait]
@@ -98,8 +123,11 @@ pub trait Store: Send + Sync + 'static {
 
     async fn index_len(&self, index: &str) -> StoreResult<usize>;
 
-    /// Delivers `event` to every instance's subscription, this one included.
+    /// Delivers `event` to every instance's subscription, this one included, after running
+    /// this instance's [`LocalHooks`].
     async fn publish(&self, event: &Event) -> StoreResult<()>;
+
+    fn local_hooks(&self) -> &LocalHooks;
 
     fn subscribe(&self) -> Subscription;
 }

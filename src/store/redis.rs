@@ -16,7 +16,7 @@ use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
 
-use super::{Event, Store, StoreError, StoreResult, Subscription};
+use super::{Event, LocalHooks, Store, StoreError, StoreResult, Subscription};
 
 /// How long one command may take before the store counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -32,6 +32,7 @@ pub struct RedisStore {
     prefix: String,
     host: String,
     events: broadcast::Sender<Event>,
+    hooks: LocalHooks,
     healthy: watch::Receiver<bool>,
     shutdown: Arc<tokio::sync::Notify>,
 }
@@ -73,6 +74,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             host,
             events,
+            hooks: LocalHooks::default(),
             healthy,
             shutdown,
         })
@@ -312,6 +314,7 @@ impl Store for RedisStore {
     }
 
     async fn publish(&self, event: &Event) -> StoreResult<()> {
+        self.hooks.run(event);
         let payload =
             serde_json::to_string(event).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.run::<u64>(
@@ -321,6 +324,10 @@ impl Store for RedisStore {
         )
         .await
         .map(|_| ())
+    }
+
+    fn local_hooks(&self) -> &LocalHooks {
+        &self.hooks
     }
 
     fn subscribe(&self) -> Subscription {

@@ -69,3 +69,19 @@ pub fn signed_in_redirect(
     attach(&mut resp, &session(config, token))?;
     Ok(resp)
 }
+
+pub const OIDC_FLOW_COOKIE: &str = "gatehouse_oidc";
+
+/// Binds OpenID Connect flows to the browser that started them (login CSRF).
+/// - `SameSite=Lax`: the provider's redirect back to `/oidc/callback` is a top-level GET,
+///   on which Lax cookies are sent; cross-site sub-requests never carry it.
+/// - `HttpOnly`, and `Secure` over https; it lives as long as a flow may.
+pub fn oidc_flow(config: &Config, value: String) -> Cookie<'static> {
+    Cookie::build(OIDC_FLOW_COOKIE, value)
+        .path("/")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.is_https())
+        .max_age(CookieDuration::seconds(600))
+        .finish()
+}

@@ -17,6 +17,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::forward_auth::routes::configure(cfg);
     crate::login::routes::configure(cfg);
     crate::saml::routes::configure(cfg);
+    crate::oidc::routes::configure(cfg);
     crate::admin::routes::configure(cfg);
     crate::console::routes::configure(cfg);
 }

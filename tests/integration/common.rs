@@ -57,6 +57,9 @@ pub fn unique_domain() -> String {
     format!("{}.test", unique("t"))
 }
 
+/// A change a test makes to the raw configuration before the gateway starts.
+pub type ConfigHook = Arc<dyn Fn(&mut RawConfig) + Send + Sync>;
+
 /// Everything a test may want to vary about the gateway it starts.
 #[derive(Clone)]
 pub struct Options {
@@ -79,6 +82,8 @@ pub struct Options {
     pub base_url: Option<String>,
     /// Serve HTTPS with this PEM certificate and key.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Last word on the raw configuration (global OIDC providers, danger switches).
+    pub configure: Option<ConfigHook>,
 }
 
 impl Options {
@@ -98,6 +103,7 @@ impl Options {
             port: None,
             base_url: None,
             tls: None,
+            configure: None,
         }
     }
 }
@@ -172,6 +178,9 @@ impl TestApp {
                 raw.redis_url = Some(options.redis_url.clone().unwrap_or_else(redis_url));
                 raw.redis_key_prefix = prefix;
             }
+        }
+        if let Some(configure) = &options.configure {
+            configure(&mut raw);
         }
         let config = gatehouse::config::Config::try_from(raw).expect("test config is valid");
         let (tx, rx) = tokio::sync::oneshot::channel();

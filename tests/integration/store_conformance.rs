@@ -226,6 +226,16 @@ async fn events_reach_subscribers(backend: Backend) {
         .unwrap()
         .unwrap();
     assert_eq!(got, event);
+    // The publishing instance's own hooks have run by the time `publish` returns.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = seen.clone();
+    s.store
+        .local_hooks()
+        .add(std::sync::Arc::new(move |e: &Event| {
+            sink.lock().unwrap().push(e.clone())
+        }));
+    s.store.publish(&event).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), vec![event]);
     s.finish().await;
 }
 crate::both_backends!(events_both, super::events_reach_subscribers);
