@@ -10,6 +10,7 @@ pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod console;
+pub mod demo;
 pub mod error;
 pub mod forward_auth;
 pub mod login;
@@ -55,10 +56,28 @@ pub fn install_crypto_providers() {
 
 /// Initialises libxml2/xmlsec on the calling thread before any worker starts: Debian's
 /// libxml2 wants `xmlInitParser()` on the main thread, and samael only initialises on its
-/// first parse. The call fails (no certificate) and that is expected.
+/// first parse. The call is given a real (throw-away, EC) certificate so that xmlsec loads
+/// it quietly; it then fails on the unsigned document, which is expected.
 pub fn warm_up_xml() {
     use samael::crypto::CryptoProvider;
-    let _ = samael::crypto::Crypto::verify_signed_xml("<a/>", &Vec::<u8>::new().into(), None);
+    let cert = throwaway_certificate().unwrap_or_default();
+    let _ = samael::crypto::Crypto::verify_signed_xml("<a/>", &cert.into(), None);
+}
+
+fn throwaway_certificate() -> Option<Vec<u8>> {
+    use openssl::{ec, hash, nid, pkey, x509};
+    let group = ec::EcGroup::from_curve_name(nid::Nid::X9_62_PRIME256V1).ok()?;
+    let key = pkey::PKey::from_ec_key(ec::EcKey::generate(&group).ok()?).ok()?;
+    let mut b = x509::X509::builder().ok()?;
+    b.set_pubkey(&key).ok()?;
+    let (from, until) = (
+        openssl::asn1::Asn1Time::days_from_now(0).ok()?,
+        openssl::asn1::Asn1Time::days_from_now(1).ok()?,
+    );
+    b.set_not_before(&from).ok()?;
+    b.set_not_after(&until).ok()?;
+    b.sign(&key, hash::MessageDigest::sha256()).ok()?;
+    b.build().to_der().ok()
 }
 
 /// Opens the configured store backend.
@@ -201,12 +220,21 @@ pub fn build_app(
 /// Starts serving on `listener` (TLS when configured). The returned server is running;
 /// await it, or stop it through its handle.
 pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
+    serve_with(state, listener, |_| {})
+}
+
+/// [`serve`] with extra routes (the demo's built-in IdP).
+pub fn serve_with(
+    state: AppState,
+    listener: TcpListener,
+    extra: impl Fn(&mut aweb::ServiceConfig) + Clone + Send + 'static,
+) -> std::io::Result<Server> {
     let tls = match &state.config.tls {
         Some((cert, key)) => Some(web::tls::server_config(cert, key)?),
         None => None,
     };
     let app_state = state.clone();
-    let server = HttpServer::new(move || build_app(app_state.clone()))
+    let server = HttpServer::new(move || build_app(app_state.clone()).configure(extra.clone()))
         .shutdown_timeout(10)
         .client_request_timeout(Duration::from_secs(10));
     let server = match tls {

@@ -26,6 +26,15 @@ enum Command {
     CheckConfig(ConfigArg),
     /// Start signing sessions with a new key; the old one keeps verifying until its tokens expire.
     RotateSigningKey(ConfigArg),
+    /// Try Gatehouse: a demo organisation and a built-in test IdP, on loopback only.
+    Demo(DemoArg),
+}
+
+#[derive(clap::Args)]
+struct DemoArg {
+    /// Loopback address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(clap::Args, Default)]
@@ -63,6 +72,7 @@ fn main() -> ExitCode {
         Command::CheckConfig(arg) => return check_config(&arg),
         Command::Serve(arg) => actix_web::rt::System::new().block_on(serve(arg)),
         Command::RotateSigningKey(arg) => actix_web::rt::System::new().block_on(rotate(arg)),
+        Command::Demo(arg) => actix_web::rt::System::new().block_on(demo(arg)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -142,5 +152,46 @@ async fn rotate(arg: ConfigArg) -> anyhow::Result<()> {
     let ring = gatehouse::session::jwt::KeyRing::load_or_create(&*store, &*clock, issuer).await?;
     let kid = ring.rotate(&*store, &*clock, cfg.session_lifetime).await?;
     println!("new signing key {kid} is active; running gateways switch to it at once");
+    Ok(())
+}
+
+/// The demo: a throw-away embedded store, the demo organisation wired to the built-in IdP.
+async fn demo(arg: DemoArg) -> anyhow::Result<()> {
+    gatehouse::demo::check_loopback(arg.listen).map_err(|e| anyhow::anyhow!(e))?;
+    init_tracing(false);
+    let listener =
+        TcpListener::bind(arg.listen).with_context(|| format!("binding {}", arg.listen))?;
+    let address = listener.local_addr()?;
+    let data_dir = std::env::temp_dir().join(format!("gatehouse-demo-{}", std::process::id()));
+    let raw = config::RawConfig {
+        listen: address.to_string(),
+        base_url: Some(format!("http://{address}")),
+        data_dir: data_dir.clone(),
+        ..config::RawConfig::default()
+    };
+    let cfg = Config::try_from(raw).map_err(|e| anyhow::anyhow!("demo configuration: {e:?}"))?;
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = gatehouse::open_store(&cfg, clock.clone()).context("opening the demo store")?;
+    let state = gatehouse::build_state(cfg, store, clock)
+        .await
+        .context("preparing the demo")?;
+    let idp = Arc::new(gatehouse::demo::idp::DemoIdp::new(&state.config.base_url)?);
+    let accounts = gatehouse::demo::provision(&state, &idp).await?;
+    let base = state
+        .config
+        .base_url
+        .as_str()
+        .trim_end_matches('/')
+        .to_owned();
+    println!(
+        "\nGatehouse demo on {base} (data in {})\n\n  Sign in as a person:  {base}/login  → \"Log in with another provider\" → {domain} → any name @{domain}\n  Admin console:        {base}/admin  → {} / {}\n                        (Authentication › SAML → \"Test sign-in\" shows every check)\n\nPress Ctrl+C to stop.\n",
+        data_dir.display(),
+        accounts.admin_email,
+        accounts.admin_password,
+        domain = gatehouse::demo::DOMAIN,
+    );
+    let server = gatehouse::serve_with(state, listener, gatehouse::demo::routes::configure(idp))?;
+    server.await?;
+    let _ = std::fs::remove_dir_all(&data_dir);
     Ok(())
 }

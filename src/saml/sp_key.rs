@@ -43,7 +43,8 @@ fn internal(e: impl std::fmt::Display) -> Error {
     Error::Internal(format!("SP signing key: {e}"))
 }
 
-fn generate(common_name: &str) -> Result<Stored> {
+/// A fresh RSA-2048 key and a self-signed certificate for it (ten years).
+pub fn self_signed(common_name: &str) -> Result<(PKey<Private>, X509)> {
     let key = PKey::from_rsa(Rsa::generate(2048).map_err(internal)?).map_err(internal)?;
     let mut name = X509NameBuilder::new().map_err(internal)?;
     let cn: String = common_name.chars().take(64).collect();
@@ -65,7 +66,11 @@ fn generate(common_name: &str) -> Result<Stored> {
     b.set_not_before(&not_before).map_err(internal)?;
     b.set_not_after(&not_after).map_err(internal)?;
     b.sign(&key, MessageDigest::sha256()).map_err(internal)?;
-    let cert = b.build();
+    Ok((key, b.build()))
+}
+
+fn generate(common_name: &str) -> Result<Stored> {
+    let (key, cert) = self_signed(common_name)?;
     Ok(Stored {
         key_pem: String::from_utf8(key.private_key_to_pem_pkcs8().map_err(internal)?)
             .map_err(internal)?,

@@ -7,6 +7,7 @@ mod common;
 
 mod admin_api;
 mod console;
+mod demo;
 mod forward_auth;
 mod login;
 mod login_events;
