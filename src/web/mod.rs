@@ -16,5 +16,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::forward_auth::routes::configure(cfg);
     crate::login::routes::configure(cfg);
     crate::saml::routes::configure(cfg);
+    crate::apikey::routes::configure(cfg);
+    crate::scim::routes::configure(cfg);
     crate::admin::routes::configure(cfg);
 }

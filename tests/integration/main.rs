@@ -14,6 +14,8 @@ mod redis_faults;
 mod saml_acs;
 mod saml_idp;
 mod saml_setup;
+mod scim_api;
+mod scim_support;
 mod sessions;
 mod store_conformance;
 mod tls;
