@@ -178,7 +178,10 @@ fn apply_one(rs: &ResourceSchema, doc: &mut Map<String, Value>, op: &Operation) 
                         Ok(())
                     }
                     (_, Some(Value::Object(fields))) => {
-                        for (k, v) in fields {
+                        for (k, v) in fields
+                            .iter()
+                            .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+                        {
                             apply_keyed(rs, doc, op.kind, &format!("{}:{k}", ext.id), v)?;
                         }
                         Ok(())
@@ -232,7 +235,10 @@ fn apply_keyed(
                 ext.id
             ))
         })?;
-        for (k, fv) in fields {
+        for (k, fv) in fields
+            .iter()
+            .filter(|(k, _)| !k.eq_ignore_ascii_case("schemas"))
+        {
             apply_keyed(rs, doc, kind, &format!("{}:{k}", ext.id), fv)?;
         }
         return Ok(());

@@ -64,6 +64,76 @@ pub fn parse(rs: &ResourceSchema, query: &str) -> ScimResult<ListQuery> {
     Ok(out)
 }
 
+pub const SEARCH_SCHEMA: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+/// A `POST …/.search` body (RFC 7644 §3.4.3): the same parameters as a query string.
+pub fn parse_search(rs: &ResourceSchema, body: &serde_json::Value) -> ScimResult<ListQuery> {
+    use serde_json::Value;
+    let obj = body
+        .as_object()
+        .ok_or_else(|| ScimError::invalid_syntax("a search request must be a JSON object"))?;
+    let get = |k: &str| {
+        obj.iter()
+            .find(|(key, _)| key.eq_ignore_ascii_case(k))
+            .map(|(_, v)| v)
+    };
+    if let Some(schemas) = get("schemas") {
+        let ok = schemas.as_array().is_some_and(|a| {
+            a.iter().any(|s| {
+                s.as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(SEARCH_SCHEMA))
+            })
+        });
+        if !ok {
+            return Err(ScimError::invalid_value(format!(
+                "schemas must be [\"{SEARCH_SCHEMA}\"]"
+            )));
+        }
+    }
+    let list = |k: &str| -> ScimResult<Option<String>> {
+        match get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|i| {
+                    i.as_str().map(str::to_owned).ok_or_else(|| {
+                        ScimError::invalid_value(format!("{k} must be an array of attribute names"))
+                    })
+                })
+                .collect::<ScimResult<Vec<_>>>()
+                .map(|v| Some(v.join(","))),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(ScimError::invalid_value(format!(
+                "{k} must be an array of attribute names"
+            ))),
+        }
+    };
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(a) = list("attributes")? {
+        q.append_pair("attributes", &a);
+    }
+    if let Some(a) = list("excludedAttributes")? {
+        q.append_pair("excludedAttributes", &a);
+    }
+    match get("filter") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(f)) => {
+            q.append_pair("filter", f);
+        }
+        Some(_) => return Err(ScimError::invalid_filter("filter must be a string")),
+    }
+    for k in ["startIndex", "count"] {
+        match get(k) {
+            None | Some(Value::Null) => {}
+            Some(Value::Number(n)) => {
+                q.append_pair(k, &n.to_string());
+            }
+            Some(_) => return Err(ScimError::invalid_value(format!("{k} must be an integer"))),
+        }
+    }
+    parse(rs, &q.finish())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

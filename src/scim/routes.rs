@@ -42,6 +42,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     .route(web::get().to(list_users))
                     .route(web::post().to(post_user)),
             )
+            .service(resource("/v2/.search").route(web::post().to(post_search_all)))
+            .service(resource("/v2/Users/.search").route(web::post().to(post_search_users)))
+            .service(resource("/v2/Groups/.search").route(web::post().to(post_search_groups)))
             .service(
                 resource("/v2/Users/{id}")
                     .route(web::get().to(get_user))
@@ -276,6 +279,40 @@ async fn list_users(auth: ScimAuth, req: HttpRequest, state: web::Data<AppState>
     let ctx = ctx!(state, auth, base);
     let q = query::parse(&USER_RESOURCE, req.query_string())?;
     let (page, total) = user::list(&ctx, &q).await?;
+    Ok(scim_json(200, &list_response(page, total, q.start_index)))
+}
+
+/// Searching several resource types at once is not offered (RFC 7644 §3.4.3 lets a
+/// server answer 501); each type has its own `/.search`.
+async fn post_search_all(_: ScimAuth) -> ScimResponse {
+    Err(ScimError::new(
+        501,
+        None,
+        "searching several resource types at once is not supported; POST to /Users/.search or /Groups/.search",
+    ))
+}
+
+async fn post_search_users(
+    auth: ScimAuth,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> ScimResponse {
+    let base;
+    let ctx = ctx!(state, auth, base);
+    let q = query::parse_search(&USER_RESOURCE, &read_json(body).await?)?;
+    let (page, total) = user::list(&ctx, &q).await?;
+    Ok(scim_json(200, &list_response(page, total, q.start_index)))
+}
+
+async fn post_search_groups(
+    auth: ScimAuth,
+    body: web::Payload,
+    state: web::Data<AppState>,
+) -> ScimResponse {
+    let base;
+    let ctx = ctx!(state, auth, base);
+    let q = query::parse_search(&GROUP_RESOURCE, &read_json(body).await?)?;
+    let (page, total) = group::list(&ctx, &q).await?;
     Ok(scim_json(200, &list_response(page, total, q.start_index)))
 }
 

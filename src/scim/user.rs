@@ -48,6 +48,11 @@ pub struct ScimUserRecord {
     /// Deleted over SCIM (hidden, deprovisioned, kept).
     #[serde(default)]
     pub removed: bool,
+    /// The IdP removed `active` with a PATCH: the representation leaves it out (the
+    /// status itself is unchanged — removing an attribute is no instruction to switch
+    /// anyone off). Any later value for `active` clears this.
+    #[serde(default)]
+    pub active_unassigned: bool,
 }
 
 /// A person as SCIM sees them.
@@ -156,7 +161,9 @@ pub async fn render(ctx: &Ctx<'_>, p: &Person, with_groups: bool) -> Result<Valu
     }
     doc.insert("schemas".into(), Value::Array(schemas));
     doc.insert("id".into(), json!(p.user.id));
-    doc.insert("active".into(), json!(p.user.is_active()));
+    if !p.record.as_ref().is_some_and(|r| r.active_unassigned) {
+        doc.insert("active".into(), json!(p.user.is_active()));
+    }
     if with_groups {
         let groups = group::groups_of_user(ctx.store, &p.user.id).await?;
         if !groups.is_empty() {
@@ -640,6 +647,7 @@ async fn create_claimed(
         tenant_id: ctx.tenant.id.clone(),
         attrs: plan.attrs.clone(),
         removed: false,
+        active_unassigned: false,
     };
     // Record before user: a user visible in the tenant index always has its attributes.
     save_record(ctx.store, &record).await?;
@@ -675,7 +683,7 @@ pub async fn replace(
     let current = require(ctx, id).await?;
     check_precondition(if_match, &current.version())?;
     let attrs = resource::validate(&USER_RESOURCE, body)?;
-    write(ctx, current, attrs).await
+    write(ctx, current, attrs, None).await
 }
 
 /// PATCH /Users/{id}.
@@ -689,13 +697,24 @@ pub async fn patch(
     let current = require(ctx, id).await?;
     check_precondition(if_match, &current.version())?;
     let mut doc = current.attrs();
-    doc.insert("active".into(), Value::Bool(current.user.is_active()));
+    let shown = !current.record.as_ref().is_some_and(|r| r.active_unassigned);
+    if shown {
+        doc.insert("active".into(), Value::Bool(current.user.is_active()));
+    }
     patch::apply(&USER_RESOURCE, &mut doc, &ops)?;
+    let removed_active = shown && !doc.keys().any(|k| k.eq_ignore_ascii_case("active"));
     let attrs = resource::validate(&USER_RESOURCE, &Value::Object(doc))?;
-    write(ctx, current, attrs).await
+    write(ctx, current, attrs, Some(removed_active)).await
 }
 
-async fn write(ctx: &Ctx<'_>, current: Person, attrs: Map<String, Value>) -> ScimResult<Person> {
+/// `unassigned`: whether `active` ends up unassigned when the write names no value for it
+/// (`None`: keep what it was — a PUT that leaves `active` out changes nothing about it).
+async fn write(
+    ctx: &Ctx<'_>,
+    current: Person,
+    attrs: Map<String, Value>,
+    unassigned: Option<bool>,
+) -> ScimResult<Person> {
     let mut plan = plan(ctx, attrs).await?;
     plan.attrs.remove("active");
     let id = current.id().to_owned();
@@ -730,11 +749,13 @@ async fn write(ctx: &Ctx<'_>, current: Person, attrs: Map<String, Value>) -> Sci
             .max(old_user.updated_at + time::Duration::nanoseconds(1)),
         ..old_user.clone()
     };
+    let was_unassigned = current.record.as_ref().is_some_and(|r| r.active_unassigned);
     let record = ScimUserRecord {
         user_id: id.clone(),
         tenant_id: ctx.tenant.id.clone(),
         attrs: plan.attrs.clone(),
         removed: false,
+        active_unassigned: plan.active.is_none() && unassigned.unwrap_or(was_unassigned),
     };
     save_record(ctx.store, &record).await?;
     save_user(ctx.store, &user).await?;
@@ -796,6 +817,7 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResu
         tenant_id: ctx.tenant.id.clone(),
         attrs: current.attrs(),
         removed: false,
+        active_unassigned: false,
     });
     record.removed = true;
     save_record(ctx.store, &record).await?;

@@ -426,6 +426,24 @@ async fn users_list_filter_page_project(backend: Backend) {
     assert_eq!(keys.len(), 4, "{r}");
     assert!(r["id"].is_string() && r["userName"].is_string() && r["name"]["givenName"].is_string());
     assert!(r["name"].get("familyName").is_none());
+    // The same query as a POST to /Users/.search; several types at once is not offered.
+    let search = s
+        .post(
+            "/Users/.search",
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+                   "filter": "name.givenName eq \"bob\"", "attributes": ["userName"], "startIndex": 1, "count": 10}),
+        )
+        .await;
+    assert_eq!(search.status, 200, "{}", search.body);
+    assert_eq!(search.body["totalResults"], 1);
+    assert!(search.body["Resources"][0]["userName"].is_string());
+    assert!(search.body["Resources"][0].get("emails").is_none());
+    s.post("/Users/.search", json!({"filter": 5}))
+        .await
+        .assert_error(400, Some("invalidFilter"), "filter not a string");
+    s.post("/.search", json!({}))
+        .await
+        .assert_error(501, None, "several types at once");
     let without = s
         .get(&format!("/Users/{}?excludedAttributes=emails,meta", ids[0]))
         .await

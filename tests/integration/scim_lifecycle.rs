@@ -84,12 +84,32 @@ async fn t49_deactivate_reactivate_delete(backend: Backend) {
         200,
         "reactivation restores sign-in"
     );
+    let full_again = full.clone();
     let put = s.put(&format!("/Users/{id}"), full).await;
     assert_eq!(
         put.body["active"], true,
         "T44: PUT without active does not deactivate"
     );
     assert_eq!(s.app.verify_bearer(&token).await.status(), 200);
+    // Removing `active` unassigns the attribute but is no instruction to switch anyone off.
+    let removed = s
+        .patch(
+            &format!("/Users/{id}"),
+            ops(json!([{"op": "remove", "path": "active"}])),
+        )
+        .await;
+    assert_eq!(removed.status, 200, "{}", removed.body);
+    assert!(removed.body.get("active").is_none());
+    assert_eq!(s.app.verify_bearer(&token).await.status(), 200);
+    let kept = s.put(&format!("/Users/{id}"), full_again.clone()).await;
+    assert!(kept.body.get("active").is_none(), "PUT keeps it unassigned");
+    let back = s
+        .patch(
+            &format!("/Users/{id}"),
+            ops(json!([{"op": "add", "path": "active", "value": true}])),
+        )
+        .await;
+    assert_eq!(back.body["active"], true);
 
     assert_eq!(s.delete(&format!("/Users/{id}")).await.status, 204);
     assert_eq!(s.app.verify_bearer(&token).await.status(), 401);
