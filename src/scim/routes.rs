@@ -323,7 +323,9 @@ async fn user_answer(
     status: u16,
 ) -> ScimResponse {
     let projection = query::projection(req.query_string())?;
-    let doc = user::render(ctx, p, !projection.omits("groups")).await?;
+    // A person just created (or revived) belongs to no group yet: skip the lookup.
+    let with_groups = status != 201 && !projection.omits("groups");
+    let doc = user::render(ctx, p, with_groups).await?;
     let doc = projection.apply(&USER_RESOURCE, doc);
     let mut resp = with_version(status, &doc);
     if doc.get("meta").is_none() {

@@ -384,7 +384,19 @@ impl Taken {
 /// Finds who a userName belongs to: a SCIM claim, or a person without a SCIM record whose
 /// email is that userName.
 pub async fn find_by_user_name(ctx: &Ctx<'_>, user_name: &str) -> Result<Option<Person>> {
+    find_other_by_user_name(ctx, user_name, None).await
+}
+
+/// As [`find_by_user_name`], not counting `except` (the person being written).
+async fn find_other_by_user_name(
+    ctx: &Ctx<'_>,
+    user_name: &str,
+    except: Option<&str>,
+) -> Result<Option<Person>> {
     for id in user_name_candidates(ctx, user_name).await? {
+        if Some(id.as_str()) == except {
+            continue;
+        }
         if let Some(p) = load(ctx, &id).await? {
             if p.user_name().to_lowercase() == user_name.to_lowercase() {
                 return Ok(Some(p));
@@ -413,8 +425,8 @@ async fn user_name_candidates(ctx: &Ctx<'_>, user_name: &str) -> Result<Vec<Stri
 }
 
 async fn take_user_name(ctx: &Ctx<'_>, plan: &Plan, id: &str, taken: &mut Taken) -> ScimResult<()> {
-    if let Some(other) = find_by_user_name(ctx, &plan.user_name_lc).await? {
-        if other.id() != id {
+    if let Some(other) = find_other_by_user_name(ctx, &plan.user_name_lc, Some(id)).await? {
+        {
             return Err(ScimError::uniqueness(format!(
                 "userName {} is already used by User {}",
                 plan.attrs
@@ -611,6 +623,7 @@ async fn create_claimed(
     taken: &mut Taken,
 ) -> ScimResult<Person> {
     let address = take_address_for_create(ctx, &plan.email, new_id, taken).await?;
+    let revived = matches!(address, AddressClaim::Revive(_));
     let id = match &address {
         AddressClaim::Fresh => new_id.to_owned(),
         AddressClaim::Revive(p) => p.id().to_owned(),
@@ -652,9 +665,11 @@ async fn create_claimed(
     // Record before user: a user visible in the tenant index always has its attributes.
     save_record(ctx.store, &record).await?;
     save_user(ctx.store, &user).await?;
-    ctx.store
-        .index_remove(&keys::tenant_removed_users(&ctx.tenant.id), &id)
-        .await?;
+    if revived {
+        ctx.store
+            .index_remove(&keys::tenant_removed_users(&ctx.tenant.id), &id)
+            .await?;
+    }
     ctx.store
         .index_add(&keys::tenant_users(&ctx.tenant.id), &id)
         .await?;

@@ -739,30 +739,51 @@ crate::both_backends!(discovery_both, super::discovery);
 /// membership or key behind: the same addresses and names can be provisioned again.
 async fn deletions_leave_nothing_behind(backend: Backend) {
     let s = Scim::start(backend).await;
-    let kept = s.create_user("kept").await["id"].as_str().unwrap().to_string();
-    let gone = s.create_user("gone").await["id"].as_str().unwrap().to_string();
+    let kept = s.create_user("kept").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let gone = s.create_user("gone").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let g = s
-        .post("/Groups", json!({"schemas": [crate::scim_support::GROUP], "displayName": "Team",
-                                "members": [{"value": kept}, {"value": gone}]}))
+        .post(
+            "/Groups",
+            json!({"schemas": [crate::scim_support::GROUP], "displayName": "Team",
+                                "members": [{"value": kept}, {"value": gone}]}),
+        )
         .await;
     let gid = g.body["id"].as_str().unwrap().to_string();
 
     // The admin deletes `kept` for good: its userName, address and membership are free.
     let r = s
         .app
-        .admin(Method::DELETE, &format!("/tenants/{}/users/{kept}", s.tenant_id), None)
+        .admin(
+            Method::DELETE,
+            &format!("/tenants/{}/users/{kept}", s.tenant_id),
+            None,
+        )
         .await;
     assert_eq!(r.status(), 204);
     let members = s.get(&format!("/Groups/{gid}")).await.body["members"].clone();
-    assert_eq!(members, json!([{"value": gone, "$ref": format!("{}/scim/v2/Users/{gone}", s.app.base), "type": "User"}]));
+    assert_eq!(
+        members,
+        json!([{"value": gone, "$ref": format!("{}/scim/v2/Users/{gone}", s.app.base), "type": "User"}])
+    );
     let again = s.create_user("kept").await;
     assert_ne!(again["id"], kept.as_str());
 
     // `gone` is deleted over SCIM (kept, deprovisioned), then the whole tenant goes.
     assert_eq!(s.delete(&format!("/Users/{gone}")).await.status, 204);
-    let r = s.app.admin(Method::DELETE, &format!("/tenants/{}", s.tenant_id), None).await;
+    let r = s
+        .app
+        .admin(Method::DELETE, &format!("/tenants/{}", s.tenant_id), None)
+        .await;
     assert_eq!(r.status(), 204);
-    s.get("/Users").await.assert_error(401, None, "the deleted tenant's key");
+    s.get("/Users")
+        .await
+        .assert_error(401, None, "the deleted tenant's key");
 
     // A new tenant on the same domain provisions the same people and group name.
     let tenant = s.app.create_tenant(&s.domain, false).await;
@@ -773,13 +794,25 @@ async fn deletions_leave_nothing_behind(backend: Backend) {
         let email = s.email(local);
         let body = json!({"schemas": [USER], "userName": email, "emails": [{"value": email, "primary": true}]});
         let r = s
-            .send_raw(Method::POST, "/Users", Some(token), Some(body.to_string().into()), &[])
+            .send_raw(
+                Method::POST,
+                "/Users",
+                Some(token),
+                Some(body.to_string().into()),
+                &[],
+            )
             .await;
         assert_eq!(r.status, 201, "{local}: {}", r.body);
     }
     let body = json!({"schemas": [crate::scim_support::GROUP], "displayName": "Team"});
     let r = s
-        .send_raw(Method::POST, "/Groups", Some(token), Some(body.to_string().into()), &[])
+        .send_raw(
+            Method::POST,
+            "/Groups",
+            Some(token),
+            Some(body.to_string().into()),
+            &[],
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     s.stop().await;
