@@ -43,6 +43,10 @@ if [[ "$mode" == test ]]; then
   if ! command -v npm >/dev/null 2>&1; then
     missing+=(npm)
   fi
+  # The SCIM conformance checker (scim2-tester) runs in a Python venv.
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    missing+=(python3 python3-venv)
+  fi
 fi
 
 if [[ ${#missing[@]} -eq 0 ]]; then

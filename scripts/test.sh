@@ -80,6 +80,26 @@ if [[ $cargo_rc -ne 0 ]]; then
   exit "$cargo_rc"
 fi
 
+# --- SCIM conformance (scim2-tester from PyPI against a gateway on loopback) ---------
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+[[ "$target_dir" = /* ]] || target_dir="$root/$target_dir"
+cargo build --quiet --bin gatehouse
+scim_log="$tmp/scim-conformance.log"
+set +e
+GATEHOUSE_BIN="$target_dir/debug/gatehouse" bash tests/scim_conformance/run.sh 2>&1 | tee "$scim_log"
+scim_rc=${PIPESTATUS[0]}
+set -e
+while read -r p f i; do
+  passed=$((passed + p))
+  failed=$((failed + f))
+  skipped=$((skipped + i))
+done < <(sed -nE 's/^scim2-tester: ([0-9]+) passed, ([0-9]+) failed, ([0-9]+) skipped$/\1 \2 \3/p' "$scim_log")
+if [[ $scim_rc -ne 0 ]]; then
+  echo "test.sh: SCIM conformance failed (exit $scim_rc)" >&2
+  summary
+  exit "$scim_rc"
+fi
+
 if [[ $quick -eq 1 ]]; then
   echo "test.sh: --quick, skipping browser tests"
   summary

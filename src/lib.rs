@@ -6,6 +6,7 @@
 //! Only `web` and the `*/routes.rs` files depend on actix-web.
 
 pub mod admin;
+pub mod apikey;
 pub mod audit;
 pub mod clock;
 pub mod config;
@@ -20,6 +21,7 @@ pub mod outbound;
 pub mod random;
 pub mod redirect;
 pub mod saml;
+pub mod scim;
 pub mod session;
 pub mod state;
 pub mod store;
@@ -142,7 +144,21 @@ fn extractor_error(
     too_large: bool,
 ) -> actix_web::Error {
     let path = req.path();
-    if path.starts_with("/api/") || path.starts_with("/scim/") {
+    if path.starts_with("/scim/") {
+        let err = if too_large {
+            scim::error::ScimError::too_large(format!(
+                "the request body is larger than {JSON_LIMIT} bytes"
+            ))
+        } else {
+            scim::error::ScimError::invalid_syntax(format!("{field}: {detail}"))
+        };
+        return actix_web::error::InternalError::from_response(
+            err.to_string(),
+            err.error_response(),
+        )
+        .into();
+    }
+    if path.starts_with("/api/") {
         let err = if too_large {
             ApiError(Error::TooLarge(format!(
                 "the request body is larger than {JSON_LIMIT} bytes"

@@ -115,3 +115,73 @@ pub fn oidc_link(subject_hash: &str) -> String {
 pub fn oidc_user_link(user_id: &str, scope: &str) -> String {
     format!("oidc_user_link:{user_id}:{scope}")
 }
+
+/// A tenant API key's record.
+pub fn api_key(key_id: &str) -> String {
+    format!("api_key:{key_id}")
+}
+
+/// Lookup of an API key by the SHA-256 of its secret (hex); the value is the key id.
+pub fn api_key_hash(hash_hex: &str) -> String {
+    format!("api_key_hash:{hash_hex}")
+}
+
+/// Index of a tenant's API key ids.
+pub fn tenant_api_keys(tenant_id: &str) -> String {
+    format!("tenant_api_keys:{tenant_id}")
+}
+
+/// A tenant's SCIM settings (allowed license types).
+pub fn scim_settings(tenant_id: &str) -> String {
+    format!("scim_settings:{tenant_id}")
+}
+
+/// The SCIM attributes of a user that the core `User` does not carry.
+pub fn scim_user(user_id: &str) -> String {
+    format!("scim_user:{user_id}")
+}
+
+/// Claim of a SCIM `userName` (lower-cased; case-insensitive per RFC 7643) inside a tenant.
+pub fn scim_user_name(tenant_id: &str, user_name_lower: &str) -> String {
+    format!("scim_user_name:{tenant_id}:{user_name_lower}")
+}
+
+/// Claim of an `externalId` (case-exact) of one resource type inside a tenant.
+pub fn scim_external_id(tenant_id: &str, resource: &str, external_id: &str) -> String {
+    format!("scim_external_id:{tenant_id}:{resource}:{external_id}")
+}
+
+/// Users of a tenant carrying an email address (any of their `emails`, lower-cased).
+pub fn scim_email(tenant_id: &str, email_lower: &str) -> String {
+    format!("scim_email:{tenant_id}:{email_lower}")
+}
+
+/// Users deleted over SCIM: kept (deprovisioned, so no just-in-time re-creation) but no
+/// longer listed.
+pub fn tenant_removed_users(tenant_id: &str) -> String {
+    format!("tenant_removed_users:{tenant_id}")
+}
+
+pub fn scim_group(group_id: &str) -> String {
+    format!("scim_group:{group_id}")
+}
+
+/// Index of a tenant's group ids.
+pub fn tenant_groups(tenant_id: &str) -> String {
+    format!("tenant_groups:{tenant_id}")
+}
+
+/// Claim of a group's displayName (lower-cased) inside a tenant.
+pub fn scim_group_name(tenant_id: &str, name_lower: &str) -> String {
+    format!("scim_group_name:{tenant_id}:{name_lower}")
+}
+
+/// Index of a group's member user ids.
+pub fn scim_group_members(group_id: &str) -> String {
+    format!("scim_group_members:{group_id}")
+}
+
+/// Index of the group ids a user belongs to.
+pub fn scim_user_groups(user_id: &str) -> String {
+    format!("scim_user_groups:{user_id}")
+}

@@ -212,6 +212,7 @@ pub async fn update(
 pub async fn delete(store: &dyn Store, tenant_id: &str, id: &str) -> Result<()> {
     let user = require_in_tenant(store, tenant_id, id).await?;
     session::store::revoke_all_for_user(store, &user.id).await?;
+    crate::scim::user::forget(store, &user).await?;
     store
         .delete_if_equals(&keys::user_email(&user.email), user.id.as_bytes())
         .await?;

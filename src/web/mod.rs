@@ -18,6 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::login::routes::configure(cfg);
     crate::saml::routes::configure(cfg);
     crate::oidc::routes::configure(cfg);
+    crate::apikey::routes::configure(cfg);
+    crate::scim::routes::configure(cfg);
     crate::admin::routes::configure(cfg);
     crate::console::routes::configure(cfg);
 }

@@ -1,0 +1,112 @@
+//! The provisioning log: one entry per SCIM write (create, replace, patch, delete), whether
+//! it succeeded or not, with the key that made it and the precise error — the admin's
+//! answer to "why was this person not created?". Kept in the audit journal.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use crate::audit::{append, newest_first, Journal, Window};
+use crate::random;
+use crate::store::{Store, StoreResult};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Operation {
+    Create,
+    Replace,
+    Patch,
+    Delete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProvisioningEvent {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub key_id: String,
+    pub key_label: String,
+    pub operation: Operation,
+    /// `User` or `Group`.
+    pub resource_type: String,
+    /// The resource's id, when one exists (not for a refused create).
+    pub resource_id: Option<String>,
+    /// userName or displayName as sent, so a refused create can be found.
+    pub target: Option<String>,
+    pub result: Outcome,
+    /// The HTTP status the IdP received.
+    pub status: u16,
+    /// The SCIM error detail for failures.
+    pub error: Option<String>,
+}
+
+impl ProvisioningEvent {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        at: OffsetDateTime,
+        key_id: &str,
+        key_label: &str,
+        operation: Operation,
+        resource_type: &str,
+        resource_id: Option<String>,
+        target: Option<String>,
+        status: u16,
+        error: Option<String>,
+    ) -> Self {
+        Self {
+            id: random::id("pv"),
+            at,
+            key_id: key_id.to_owned(),
+            key_label: key_label.to_owned(),
+            operation,
+            resource_type: resource_type.to_owned(),
+            resource_id,
+            target: target.map(|t| t.chars().take(256).collect()),
+            result: if status < 400 {
+                Outcome::Succeeded
+            } else {
+                Outcome::Failed
+            },
+            status,
+            error: error.map(|e| e.chars().take(2000).collect()),
+        }
+    }
+}
+
+pub async fn record(
+    store: &dyn Store,
+    tenant_id: &str,
+    event: &ProvisioningEvent,
+) -> StoreResult<()> {
+    append(
+        store,
+        Journal::Provisioning,
+        tenant_id,
+        &event.id,
+        event.at,
+        event,
+    )
+    .await
+}
+
+pub async fn list(
+    store: &dyn Store,
+    tenant_id: &str,
+    window: Window,
+    result: Option<Outcome>,
+) -> StoreResult<Vec<ProvisioningEvent>> {
+    newest_first(
+        store,
+        Journal::Provisioning,
+        tenant_id,
+        window,
+        |e: &ProvisioningEvent| result.is_none_or(|r| e.result == r),
+    )
+    .await
+}
