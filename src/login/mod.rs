@@ -3,6 +3,7 @@
 //! email is unknown, the password wrong or the account switched off.
 
 pub mod csrf;
+pub mod federated;
 pub mod routes;
 
 use std::time::Duration;

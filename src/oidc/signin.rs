@@ -23,10 +23,11 @@ use sha2::{Digest, Sha256};
 use super::connection::{OidcConnection, Preset};
 use super::verify::Verified;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::login::federated::{clean_groups, create_just_in_time, status_word, Profile};
 use crate::store::{keys, Store};
 use crate::tenant::{repo as tenants, Tenant};
-use crate::user::repo::{self as users, NewUser, UserUpdate};
+use crate::user::repo::{self as users, UserUpdate};
 use crate::user::{normalize_email, User};
 
 /// Who vouches for the identity.
@@ -166,28 +167,6 @@ pub fn identity(
             })
         }
     }
-}
-
-fn status_word(user: &User) -> String {
-    serde_json::to_value(user.status)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
-fn clean_groups(groups: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for g in groups.iter().map(|g| g.trim()) {
-        if !g.is_empty()
-            && g.len() <= 256
-            && !g.contains(',')
-            && !g.chars().any(char::is_control)
-            && !out.iter().any(|x| x == g)
-        {
-            out.push(g.to_owned());
-        }
-    }
-    out
 }
 
 /// Applies the final checks to a found person and syncs groups from the tenant's IdP.
@@ -385,43 +364,22 @@ pub async fn resolve(
             "{email} has no account and just-in-time creation is off"
         )));
     }
-    let display_name = match (&identity.given_name, &identity.family_name) {
-        (Some(f), Some(l)) => Some(format!("{f} {l}")),
-        (Some(n), None) | (None, Some(n)) => Some(n.clone()),
-        (None, None) => None,
-    }
-    .map(|n| n.chars().take(200).filter(|c| !c.is_control()).collect());
-    let created = users::create(
-        store,
-        clock,
-        &tenant,
-        NewUser {
-            email: email.clone(),
-            password: None,
-            display_name,
-            groups: clean_groups(identity.groups.as_deref().unwrap_or_default()),
-            role: Default::default(),
-        },
-    )
-    .await;
-    let user = match created {
-        Ok(u) => u,
-        // Created by a concurrent login a moment ago: that login linked it; go through the
-        // link rules again rather than assume it is ours.
-        Err(Error::Conflict(_)) => match users::by_email(store, &email).await? {
-            Some(u) => u,
-            None => return Ok(Outcome::Refused(format!("{email} could not be created"))),
-        },
-        Err(e) => return Err(e),
+    let profile = Profile {
+        given_name: identity.given_name.clone(),
+        family_name: identity.family_name.clone(),
+        groups: identity.groups.clone().unwrap_or_default(),
+    };
+    // A person created by a concurrent login goes through the link rules like anyone else.
+    let Some((user, created)) =
+        create_just_in_time(store, clock, &tenant, &email, &profile).await?
+    else {
+        return Ok(Outcome::Refused(format!("{email} could not be created")));
     };
     if let Some(cause) = link(store, identity, &user).await? {
         return Ok(Outcome::Refused(cause));
     }
     match admit(store, clock, authority, identity, user).await? {
-        Outcome::SignedIn { user, .. } => Ok(Outcome::SignedIn {
-            user,
-            created: true,
-        }),
+        Outcome::SignedIn { user, .. } => Ok(Outcome::SignedIn { user, created }),
         other => Ok(other),
     }
 }

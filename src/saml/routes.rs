@@ -12,6 +12,7 @@ use super::sp::SpEndpoints;
 use super::sp::{endpoints, metadata_xml};
 use super::{connection, diagnose, flow, sp_key, test_login};
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
+use crate::login::federated::clean_groups;
 use crate::session::LoginMethod;
 use crate::state::AppState;
 use crate::store::keys;
@@ -288,15 +289,18 @@ impl TestRun<'_> {
                 match signin::decide(&*state.store, self.tenant, self.connection, &identity)
                     .await?
                 {
-                    signin::Decision::Existing(user) => format!(
+                    signin::Decision::Found(signin::Outcome::SignedIn { user, .. }) => format!(
                         "would sign in as {} (existing account), groups: {}; created just in time: no",
                         user.email,
-                        if identity.groups.is_empty() { "none".into() } else { identity.groups.join(", ") }
+                        listed(&user.groups)
                     ),
-                    signin::Decision::Create(new) => format!(
-                        "would sign in as {}, groups: {}; created just in time: yes",
-                        new.email,
-                        if new.groups.is_empty() { "none".into() } else { new.groups.join(", ") }
+                    signin::Decision::Found(signin::Outcome::Refused(why)) => {
+                        report.passed = false;
+                        format!("would be refused: {why}")
+                    }
+                    signin::Decision::Create { email, profile, .. } => format!(
+                        "would sign in as {email}, groups: {}; created just in time: yes",
+                        listed(&clean_groups(&profile.groups))
                     ),
                     signin::Decision::Refused(why) => {
                         report.passed = false;
@@ -327,5 +331,13 @@ impl TestRun<'_> {
         )
         .await?;
         Ok(see_other(&format!("/admin/tests/{}", record.id)))
+    }
+}
+
+fn listed(groups: &[String]) -> String {
+    if groups.is_empty() {
+        "none".into()
+    } else {
+        groups.join(", ")
     }
 }

@@ -6,10 +6,11 @@
 use super::acs::SamlIdentity;
 use super::connection::SamlConnection;
 use crate::clock::Clock;
-use crate::error::{Error, Result};
+use crate::error::Result;
+use crate::login::federated::{create_just_in_time, status_word, Profile};
 use crate::store::Store;
 use crate::tenant::Tenant;
-use crate::user::repo::{self as users, NewUser};
+use crate::user::repo as users;
 use crate::user::{normalize_email, User};
 
 /// Why a verified identity still may not sign in (the precise cause, for logs).
@@ -25,6 +26,7 @@ pub enum Refusal {
     Inactive { email: String, status: String },
 }
 
+#[derive(Debug)]
 pub enum Outcome {
     SignedIn { user: User, created: bool },
     Refused(Refusal),
@@ -34,9 +36,14 @@ pub enum Outcome {
 /// shows this; [`resolve`] carries it out).
 #[derive(Debug)]
 pub enum Decision {
-    Existing(User),
+    /// A person found by email, with the checks every found person passes applied.
+    Found(Outcome),
     /// Unknown person, and the tenant creates people just in time.
-    Create(NewUser),
+    Create {
+        email: String,
+        domain: String,
+        profile: Profile,
+    },
     Refused(Refusal),
 }
 
@@ -55,39 +62,21 @@ pub async fn decide(
         return Ok(Decision::Refused(Refusal::ForeignDomain { domain }));
     }
     if let Some(user) = users::by_email(store, &email).await? {
-        if user.tenant_id != tenant.id {
-            return Ok(Decision::Refused(Refusal::ForeignDomain { domain }));
-        }
-        if !user.is_active() {
-            let status = serde_json::to_value(user.status)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default();
-            return Ok(Decision::Refused(Refusal::Inactive { email, status }));
-        }
-        return Ok(Decision::Existing(user));
+        return Ok(Decision::Found(admit(user, &tenant.id, email, domain)));
     }
     if !connection.jit_provisioning {
         return Ok(Decision::Refused(Refusal::UnknownUser { email }));
     }
-    let display_name = match (&identity.first_name, &identity.last_name) {
-        (Some(f), Some(l)) => Some(format!("{f} {l}")),
-        (Some(n), None) | (None, Some(n)) => Some(n.clone()),
-        (None, None) => None,
+    let profile = Profile {
+        given_name: identity.first_name.clone(),
+        family_name: identity.last_name.clone(),
+        groups: identity.groups.clone(),
     };
-    let groups: Vec<String> = identity
-        .groups
-        .iter()
-        .filter(|g| !g.contains(',') && g.len() <= 256)
-        .cloned()
-        .collect();
-    Ok(Decision::Create(NewUser {
+    Ok(Decision::Create {
         email,
-        password: None,
-        display_name,
-        groups,
-        role: Default::default(),
-    }))
+        domain,
+        profile,
+    })
 }
 
 pub async fn resolve(
@@ -97,32 +86,35 @@ pub async fn resolve(
     connection: &SamlConnection,
     identity: &SamlIdentity,
 ) -> Result<Outcome> {
-    let new = match decide(store, tenant, connection, identity).await? {
-        Decision::Existing(user) => {
-            return Ok(Outcome::SignedIn {
-                user,
-                created: false,
-            })
-        }
+    let (email, domain, profile) = match decide(store, tenant, connection, identity).await? {
+        Decision::Found(outcome) => return Ok(outcome),
         Decision::Refused(why) => return Ok(Outcome::Refused(why)),
-        Decision::Create(new) => new,
+        Decision::Create {
+            email,
+            domain,
+            profile,
+        } => (email, domain, profile),
     };
-    let email = new.email.clone();
-    match users::create(store, clock, tenant, new).await {
-        Ok(user) => Ok(Outcome::SignedIn {
-            user,
-            created: true,
-        }),
-        // Created by a concurrent login a moment ago: use that account.
-        Err(Error::Conflict(_)) => match users::by_email(store, &email).await? {
-            Some(user) if user.is_active() && user.tenant_id == tenant.id => {
-                Ok(Outcome::SignedIn {
-                    user,
-                    created: false,
-                })
-            }
-            _ => Ok(Outcome::Refused(Refusal::UnknownUser { email })),
+    match create_just_in_time(store, clock, tenant, &email, &profile).await? {
+        Some((user, created)) => match admit(user, &tenant.id, email, domain) {
+            Outcome::SignedIn { user, .. } => Ok(Outcome::SignedIn { user, created }),
+            refused => Ok(refused),
         },
-        Err(e) => Err(e),
+        None => Ok(Outcome::Refused(Refusal::UnknownUser { email })),
+    }
+}
+
+/// The checks every found person passes: same tenant, switched on.
+fn admit(user: User, tenant_id: &str, email: String, domain: String) -> Outcome {
+    if user.tenant_id != tenant_id {
+        return Outcome::Refused(Refusal::ForeignDomain { domain });
+    }
+    if !user.is_active() {
+        let status = status_word(&user);
+        return Outcome::Refused(Refusal::Inactive { email, status });
+    }
+    Outcome::SignedIn {
+        user,
+        created: false,
     }
 }
