@@ -27,6 +27,7 @@ const require = createRequire(import.meta.url);
 const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 const BLOCKING_IMPACTS = new Set(['serious', 'critical']);
 
+const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const fingerprint = (pem) => new X509Certificate(pem).fingerprint256;
 
 /**
@@ -244,7 +245,7 @@ for (const store of stores) {
       ]);
       assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Acme');
       const nav = page.getByRole('navigation', { name: 'Console' });
-      assert.match(await nav.innerText(), new RegExp(`Signed in as ${adminEmail.replace('.', '\\.')}`));
+      assert.match(await nav.innerText(), new RegExp(`Signed in as ${escapeRe(adminEmail)}`));
       assert.equal(await nav.getByRole('link', { name: 'All organisations' }).count(), 0, 'a tenant admin is no operator');
       assert.match(await page.locator('main').innerText(), /SAML\s+not set up/);
       await capture('tenant');
@@ -344,7 +345,7 @@ for (const store of stores) {
       for (const r of rows) assert.equal(r.result, 'pass', `${r.label}: ${JSON.stringify(r)}`);
       const status = await page.getByRole('status').innerText();
       assert.match(status, /Every check passed/);
-      assert.match(status, new RegExp(`would sign in as ${testPerson.replace('.', '\\.')}, groups: eng, ops; created just in time: yes`));
+      assert.match(status, new RegExp(`would sign in as ${escapeRe(testPerson)}, groups: eng, ops; created just in time: yes`));
       const main = await page.locator('main').innerText();
       assert.ok(main.includes(fingerprint(idp.certificate)), 'the certificate used is named by fingerprint');
       assert.match(main, /Email\s+pat@acme\.test/);
