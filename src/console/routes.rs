@@ -405,7 +405,7 @@ async fn render_saml(
     } else {
         StatusCode::OK
     };
-    with_forms(req, &state.config, status, |csrf_token| SamlPage {
+    let mut resp = with_forms(req, &state.config, status, |csrf_token| SamlPage {
         admin_email: admin.user.email.clone(),
         is_operator: admin.is_operator(),
         sp_metadata_url: endpoints.entity_id.clone(),
@@ -420,7 +420,14 @@ async fn render_saml(
         error,
         notice,
         csrf_token,
-    })
+    })?;
+    // Browsers check `form-action` of the page holding the form against every redirect
+    // that follows its submission: the "Test sign-in" form ends at the IdP.
+    resp.headers_mut().insert(
+        actix_web::http::header::CONTENT_SECURITY_POLICY,
+        actix_web::http::header::HeaderValue::from_static(crate::web::middleware::CSP_SSO_FORMS),
+    );
+    Ok(resp)
 }
 
 async fn get_saml(
@@ -541,13 +548,8 @@ async fn post_saml_test(
         state.clock.now(),
     )
     .await?;
-    let mut resp = see_other(&target);
-    // The browser goes on to the IdP: allow the redirect after this form (form-action).
-    resp.headers_mut().insert(
-        actix_web::http::header::CONTENT_SECURITY_POLICY,
-        actix_web::http::header::HeaderValue::from_static(crate::web::middleware::CSP_SSO_FORMS),
-    );
-    Ok(resp)
+    // The browser goes on to the IdP; the SAML page's CSP allows that (see render_saml).
+    Ok(see_other(&target))
 }
 
 #[derive(Template)]

@@ -213,6 +213,14 @@ async fn saml_page_checks_on_save() {
     assert!(html.contains(&c.app.url(&format!("/saml/acs/{}", c.domain))));
     assert!(html.contains(&c.app.url(&format!("/saml/metadata/{}", c.domain))));
     assert!(html.contains("data-copy=\"sp-acs\""));
+    // The "Test sign-in" form on this page ends at the IdP: browsers check the redirect
+    // after a form against the form page's own `form-action`.
+    let r = c.admin.get(c.app.url(&path)).send().await.unwrap();
+    let csp = header(&r, "content-security-policy").unwrap();
+    assert!(
+        csp.contains("form-action 'self' https: http://127.0.0.1:*"),
+        "{csp}"
+    );
 
     let r = c.save_saml("MIIBnotacertificate").await;
     assert_eq!(r.status(), 400);

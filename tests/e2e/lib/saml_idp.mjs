@@ -167,8 +167,10 @@ export class SamlIdp {
   /**
    * Register a service provider from its metadata XML. Returns the app's URLs.
    * signResponse: also sign the Response element (the Assertion is always signed).
+   * audience: the "Audience URI (SP Entity ID)" typed into the app's settings, when it is not
+   *   the metadata's entityID (a common setup mistake); it goes into the Assertion's Audience.
    */
-  addApp(spMetadataXml, { signResponse = true } = {}) {
+  addApp(spMetadataXml, { signResponse = true, audience } = {}) {
     const n = this.apps.length + 1;
     const sp = samlify.ServiceProvider({ metadata: spMetadataXml, wantMessageSigned: signResponse });
     const app = {
@@ -180,6 +182,7 @@ export class SamlIdp {
       startUrl: `${this.base}/apps/${n}/start`,
       signResponse,
     };
+    app.audience = audience ?? app.spEntityId;
     if (!sp.entityMeta.isWantAssertionsSigned()) {
       throw new Error('SP metadata does not ask for signed assertions (WantAssertionsSigned)');
     }
@@ -314,7 +317,7 @@ ${error ? `<p role="alert">${htmlEscape(error)}</p>` : ''}
               assertionId: `_${randomUUID()}`,
               issuer: this.entityId,
               destination: app.acsUrl,
-              audience: app.spEntityId,
+              audience: app.audience,
               inResponseTo: requestId,
               email: user.email,
               user,
