@@ -574,6 +574,7 @@ struct TestReportPage {
 struct CheckView {
     label: &'static str,
     passed: bool,
+    checked: bool,
     observed: String,
     fix: String,
 }
@@ -583,6 +584,7 @@ impl From<&Check> for CheckView {
         Self {
             label: c.kind.label(),
             passed: c.passed,
+            checked: c.checked,
             observed: c.observed.clone(),
             fix: c.fix.clone().unwrap_or_default(),
         }

@@ -22,6 +22,10 @@ const SHA256_FAMILY: &[&str] = &[
     "http://www.w3.org/2001/04/xmldsig-more#ecdsa-sha512",
 ];
 
+fn yes() -> bool {
+    true
+}
+
 /// Which ACS check a line of the report is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -61,6 +65,10 @@ impl CheckKind {
 pub struct Check {
     pub kind: CheckKind,
     pub passed: bool,
+    /// False when the response was refused before this check could be made; such a line
+    /// neither passes nor fails.
+    #[serde(default = "yes")]
+    pub checked: bool,
     /// What the response said (or "not present").
     pub observed: String,
     /// One sentence: what to change, and on which side. Only for failed checks.
@@ -192,6 +200,7 @@ pub fn diagnose(encoded: &str, exp: &Expectation<'_>, now: OffsetDateTime) -> Re
         checks.push(Check {
             kind,
             passed,
+            checked: true,
             observed,
             fix: (!passed).then_some(fix),
         });
@@ -397,6 +406,13 @@ pub fn diagnose(encoded: &str, exp: &Expectation<'_>, now: OffsetDateTime) -> Re
         },
     );
 
+    // The email is read from the verified assertion only: when the response was refused for
+    // another reason, there is nothing to judge.
+    if identity.is_none() && email_ok {
+        if let Some(check) = checks.iter_mut().find(|c| c.kind == CheckKind::Email) {
+            check.checked = false;
+        }
+    }
     let refusal = verdict.as_ref().err().map(ToString::to_string);
     if let Err(err) = &verdict {
         // The verdict is authoritative: the check it failed on is red, whatever the
@@ -413,6 +429,7 @@ pub fn diagnose(encoded: &str, exp: &Expectation<'_>, now: OffsetDateTime) -> Re
                 Check {
                     kind,
                     passed: false,
+                    checked: true,
                     observed: err.to_string(),
                     fix: Some("The response's structure was refused (see the cause); make sure the IdP sends one signed, unencrypted assertion.".into()),
                 },

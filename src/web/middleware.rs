@@ -17,7 +17,7 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-
 /// For pages whose forms lead to a company's IdP: browsers apply `form-action` to the
 /// redirect that follows a form submission, so the IdP (any https origin; plain http only on
 /// loopback, for local test IdPs) must be allowed as a form target there.
-pub const CSP_SSO_FORMS: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self' https: http://127.0.0.1:* http://localhost:* http://[::1]:*; frame-ancestors 'none'; base-uri 'none'";
+pub const CSP_SSO_FORMS: &str = "default-src 'none'; style-src 'self'; img-src 'self'; script-src 'self'; form-action 'self' https: http://127.0.0.1:* http://localhost:*; frame-ancestors 'none'; base-uri 'none'";
 
 pub async fn security_headers(
     req: ServiceRequest,
