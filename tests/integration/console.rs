@@ -502,3 +502,58 @@ async fn setup_link_creates_the_first_operator_once() {
     );
     app.stop().await;
 }
+
+/// API keys page: a key is shown once with the SCIM base URL, works for SCIM, is listed
+/// without its secret afterwards, and stops working when revoked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_key_is_shown_once_and_works_for_scim() {
+    let c = Console::new(Backend::Embedded).await;
+    let path = format!("/admin/tenants/{}/api-keys", c.tid());
+    let r = c
+        .post(&path, &[("label", "Okta"), ("scope_scim", "on")])
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "cache-control"), Some("no-store"));
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&c.app.url("/scim/v2")),
+        "the SCIM base URL to paste"
+    );
+    let start = html.find("id=\"new-secret\">").unwrap() + "id=\"new-secret\">".len();
+    let secret = html[start..start + html[start..].find('<').unwrap()].to_owned();
+    assert!(secret.starts_with("ghk_"), "{secret}");
+
+    let scim = |token: String| {
+        let url = c.app.url("/scim/v2/Users?startIndex=1&count=2");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(scim(secret.clone()).await, 200, "the key works for SCIM");
+    let (_, listed) = c.page(&path).await;
+    assert!(
+        listed.contains("Okta") && !listed.contains(&secret),
+        "shown once"
+    );
+
+    let key_id = listed
+        .split("/api-keys/")
+        .nth(1)
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    let r = c.post(&format!("{path}/{key_id}/revoke"), &[]).await;
+    assert!(header(&r, "location")
+        .unwrap()
+        .ends_with("notice=key_revoked"));
+    assert_eq!(scim(secret).await, 401, "revoked keys open nothing");
+    c.app.stop().await;
+}
