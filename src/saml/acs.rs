@@ -9,7 +9,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use samael::crypto::AllowedSignatureAlgorithm;
+use samael::crypto::{AllowedSignatureAlgorithm, ReduceMode};
 use samael::schema::Assertion;
 use samael::service_provider::ServiceProvider;
 use time::OffsetDateTime;
@@ -382,8 +382,19 @@ pub fn validate(encoded: &str, exp: &Expectation<'_>) -> Result<SamlIdentity, Ac
     check_envelope(&xml, exp)?;
     let sp = service_provider(exp)?;
     let request_ids: Vec<&str> = exp.request_id.into_iter().collect();
+    // PreDigest: samael hands back exactly the canonical bytes xmlsec digested (the signed
+    // Response, or the signed Assertion), so identity is read from what was hashed — a
+    // comment splitting the NameID is gone from it (T06, T09). samael's default mode instead
+    // rebuilds the tree around the signed element and, when only the Assertion is signed,
+    // never frees the detached Response envelope: ~2.8 KB of libxml2 memory leaked per
+    // verification, which anyone holding one signed assertion of the IdP (even an expired
+    // one, for another SP) could repeat at will. Regression test: `tests::no_leak_per_validation`.
     let assertion = sp
-        .parse_xml_response(&xml, exp.request_id.map(|_| request_ids.as_slice()))
+        .parse_xml_response_with_mode(
+            &xml,
+            exp.request_id.map(|_| request_ids.as_slice()),
+            ReduceMode::PreDigest,
+        )
         .map_err(|e| match e {
             samael::service_provider::Error::FailedToValidateSignature => AcsError::Signature(
                 exp.connection
@@ -409,7 +420,120 @@ pub fn validate(encoded: &str, exp: &Expectation<'_>) -> Result<SamlIdentity, Ac
 
 #[cfg(test)]
 mod tests {
-    use super::count_elements;
+    use super::*;
+    use crate::saml::connection::{AttributeMap, Provider};
+    use crate::saml::sp::endpoints;
+
+    /// The fuzz target's tenant: its IdP key is fuzz/fixtures/, and the seeds in
+    /// fuzz/corpus/acs_response/ are signed with it and valid until 2099.
+    fn fuzz_tenant() -> (SpEndpoints, SamlConnection) {
+        let now = OffsetDateTime::now_utc();
+        let base = "https://sso.fuzz.example".parse().unwrap();
+        let certificates = crate::saml::cert::parse_certificates(
+            include_str!("../../fuzz/fixtures/idp-cert.pem"),
+            now,
+        )
+        .unwrap();
+        let connection = SamlConnection {
+            tenant_id: "tn_fuzz".into(),
+            provider: Provider::Custom,
+            idp_entity_id: "https://idp.fuzz.example/metadata".into(),
+            idp_sso_url: "https://idp.fuzz.example/sso".into(),
+            certificates,
+            attributes: AttributeMap::default(),
+            allow_idp_initiated: false,
+            jit_provisioning: false,
+            sign_authn_requests: false,
+            allow_sha1: false,
+            clock_skew_secs: 120,
+            default_return_url: None,
+            updated_at: now,
+        };
+        (endpoints(&base, "acme.example"), connection)
+    }
+
+    const ASSERTION_SIGNED: &str =
+        include_str!("../../fuzz/corpus/acs_response/assertion-signed.xml");
+    const REQUEST_ID: &str = "_fuzzrequest0123456789abcdef0123";
+
+    fn validate_seed(
+        sp: &SpEndpoints,
+        connection: &SamlConnection,
+    ) -> Result<SamlIdentity, AcsError> {
+        validate(
+            &STANDARD.encode(ASSERTION_SIGNED),
+            &Expectation {
+                sp,
+                connection,
+                request_id: Some(REQUEST_ID),
+            },
+        )
+    }
+
+    #[test]
+    fn an_assertion_signed_response_validates_without_http() {
+        crate::warm_up_xml();
+        let (sp, connection) = fuzz_tenant();
+        let identity = validate_seed(&sp, &connection).unwrap();
+        assert_eq!(identity.email, "jane@acme.example");
+        assert_eq!(identity.assertion_id, "_fuzzassertion");
+    }
+
+    /// The measuring half of `no_libxml_memory_leaks_per_validation`, alone in a child
+    /// process so that no other test moves the resident set size.
+    #[test]
+    #[ignore = "run in a child process by no_libxml_memory_leaks_per_validation"]
+    fn leak_probe_child() {
+        fn rss_bytes() -> i64 {
+            let status = std::fs::read_to_string("/proc/self/status").unwrap();
+            let kb: i64 = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap();
+            kb * 1024
+        }
+        crate::warm_up_xml();
+        let (sp, connection) = fuzz_tenant();
+        for _ in 0..100 {
+            validate_seed(&sp, &connection).unwrap();
+        }
+        let before = rss_bytes();
+        let runs = 1000;
+        for _ in 0..runs {
+            validate_seed(&sp, &connection).unwrap();
+        }
+        println!("LEAK_PROBE {}", (rss_bytes() - before) / runs);
+    }
+
+    /// Regression: samael's default reduction leaked ~2.8 KB of libxml2 memory for every
+    /// assertion-only-signed response (see `validate`). The fuzzer's LeakSanitizer found it.
+    #[test]
+    fn no_libxml_memory_leaks_per_validation() {
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--ignored",
+                "--exact",
+                "saml::acs::tests::leak_probe_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let per_run: i64 = stdout
+            .split("LEAK_PROBE ")
+            .nth(1)
+            .and_then(|rest| rest.split_whitespace().next())
+            .unwrap_or_else(|| panic!("probe did not run: {stdout}"))
+            .parse()
+            .unwrap();
+        assert!(
+            per_run < 1000,
+            "resident memory grows by {per_run} bytes per validation"
+        );
+    }
 
     #[test]
     fn assertion_counting_sees_any_prefix_and_ignores_closing_tags() {

@@ -246,11 +246,12 @@ async fn t05_t14_foreign_encodings_are_refused() {
     s.stop().await;
 }
 
-/// T06: a comment (or CDATA split) inside the signed NameID or email attribute. Exclusive
-/// c14n drops comments, so the signature still verifies; a reader that takes the first text
+/// T06: a comment (or a CDATA split) inside the signed NameID or email attribute. Exclusive
+/// c14n drops comments, so the signature still verifies; a reader taking the first text
 /// node would see `jane@<tenant>` although the IdP vouched for `jane@<tenant>.evil.test`.
-/// samael's reduction (its pre-digest match in `collect_matching_node_inner`) refuses the
-/// split text; failing that, the full text is a foreign domain (`signin::resolve`, T25).
+/// `acs::validate` reads identity from samael's pre-digest output — the canonical bytes
+/// that were hashed — so the identity is the full text, a foreign domain refused by
+/// `signin::resolve` (T25); read from the first text node, this test would sign in jane.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t06_comment_inside_name_id_or_email_attribute() {
     for attribute in [false, true] {
@@ -283,10 +284,10 @@ async fn t06_comment_inside_name_id_or_email_attribute() {
             let resp = s.post(&browser, &STANDARD.encode(&forged), &relay).await;
             assert_refused(resp, &format!("T06 {split} attribute={attribute}")).await;
             let (_, email) = last_refusal(&s).await;
-            assert_ne!(
+            assert_eq!(
                 email.as_deref(),
-                Some(jane.as_str()),
-                "T06: the truncated identity was never read"
+                Some(attacker.as_str()),
+                "T06 {split}: the identity is the full canonical text"
             );
         }
         s.stop().await;
@@ -1010,5 +1011,44 @@ async fn t26_removed_connection_refuses_in_flight_responses() {
         "has no SAML connection",
     )
     .await;
+    s.stop().await;
+}
+
+/// T14: nothing in a response makes the gateway fetch anything. The KeyInfo is unsigned, so
+/// an attacker may point a RetrievalMethod (or an XInclude) at an internal address: the key
+/// comes only from the tenant's configured certificates, and no connection is ever made.
+/// (samael hands xmlsec the configured key; libxml2 parses without XInclude or network.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn t14_keyinfo_retrieval_and_xinclude_are_never_fetched() {
+    let (s, _) = tenant(json!({})).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = format!("http://{}/key", listener.local_addr().unwrap());
+
+    let browser = s.app.client();
+    let (id, relay) = s.start(&browser, "/").await;
+    let good = signed_assertion(&s, &s.resp(Some(&id)));
+    let key_info_start = good.find("<ds:KeyInfo>").unwrap();
+    let key_info_end = good.find("</ds:KeyInfo>").unwrap() + "</ds:KeyInfo>".len();
+    let retrieval = format!(
+        r#"<ds:KeyInfo><ds:RetrievalMethod URI="{target}" Type="http://www.w3.org/2000/09/xmldsig#X509Data"/><ds:KeyName>{target}</ds:KeyName></ds:KeyInfo>"#
+    );
+    let pointed = format!(
+        "{}{retrieval}{}",
+        &good[..key_info_start],
+        &good[key_info_end..]
+    );
+    let xinclude = format!(
+        r#"<samlp:Extensions><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" href="{target}" parse="text"/></samlp:Extensions>"#
+    );
+    let xml = envelope(&s, &id, &xinclude, &pointed);
+    let resp = s.post(&browser, &STANDARD.encode(&xml), &relay).await;
+    // The signature still verifies with the configured key: KeyInfo is only a hint.
+    signed_in_as(&s, &browser, resp, &s.email).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    match listener.accept() {
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+        other => panic!("T14: the gateway connected to the attacker's URL: {other:?}"),
+    }
     s.stop().await;
 }
