@@ -57,6 +57,7 @@ fn tenant() -> &'static Tenant {
                 allow_sha1: false,
                 clock_skew_secs: 120,
                 default_return_url: None,
+                metadata_url: None,
                 updated_at: now,
             },
         }

@@ -447,6 +447,7 @@ mod tests {
             allow_sha1: false,
             clock_skew_secs: 120,
             default_return_url: None,
+            metadata_url: None,
             updated_at: now,
         };
         (endpoints(&base, "acme.example"), connection)
