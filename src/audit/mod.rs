@@ -14,13 +14,16 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::store::{encode, get_json, keys, Store, StoreResult};
+use crate::store::{encode, get_json, keys, BatchOp, Store, StoreResult};
 
 /// How long entries are kept.
 pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Entries kept per tenant and journal; older ones are dropped from the index first.
 const MAX_ENTRIES: usize = 20_000;
+
+/// One append in this many checks the cap.
+const TRIM_EVERY: u32 = 16;
 
 /// Entries read from the index per round trip while filtering.
 const SCAN_CHUNK: usize = 200;
@@ -69,15 +72,26 @@ pub async fn append<T: Serialize>(
     entry: &T,
 ) -> StoreResult<()> {
     let name = journal.name();
-    store
-        .put(
-            &keys::journal_entry(name, scope, id),
-            &encode(entry)?,
-            Some(RETENTION),
-        )
-        .await?;
     let index = keys::journal(name, scope);
-    store.index_add(&index, &index_member(at, id)).await?;
+    // Entry and index member in one atomic round trip.
+    store
+        .batch(&[
+            BatchOp::Put {
+                key: keys::journal_entry(name, scope, id),
+                value: encode(entry)?,
+                ttl: Some(RETENTION),
+            },
+            BatchOp::IndexAdd {
+                index: index.clone(),
+                member: index_member(at, id),
+            },
+        ])
+        .await?;
+    // The cap is enforced on about one append in TRIM_EVERY: the index may run a few
+    // entries over it, and busy journals save a round trip per entry.
+    if rand::random::<u32>() % TRIM_EVERY != 0 {
+        return Ok(());
+    }
     let len = store.index_len(&index).await?;
     if len > MAX_ENTRIES {
         for old in store.index_page(&index, 0, len - MAX_ENTRIES).await? {

@@ -102,6 +102,43 @@ pub trait Store: Send + Sync + 'static {
     async fn publish(&self, event: &Event) -> StoreResult<()>;
 
     fn subscribe(&self) -> Subscription;
+
+    /// Applies several writes at once: all of them or none (one Redis MULTI/EXEC, one
+    /// embedded transaction), in one round trip. The default runs them one by one.
+    async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
+        for op in ops {
+            match op {
+                BatchOp::Put { key, value, ttl } => self.put(key, value, *ttl).await?,
+                BatchOp::Delete { key } => {
+                    self.delete(key).await?;
+                }
+                BatchOp::IndexAdd { index, member } => self.index_add(index, member).await?,
+                BatchOp::IndexRemove { index, member } => self.index_remove(index, member).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// One write of a [`Store::batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    Put {
+        key: String,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    },
+    Delete {
+        key: String,
+    },
+    IndexAdd {
+        index: String,
+        member: String,
+    },
+    IndexRemove {
+        index: String,
+        member: String,
+    },
 }
 
 /// JSON helpers shared by the typed repositories.

@@ -17,6 +17,7 @@ mod saml_setup;
 mod scim_api;
 mod scim_groups;
 mod scim_lifecycle;
+mod scim_store;
 mod scim_support;
 mod scim_vendors;
 mod sessions;
