@@ -23,7 +23,7 @@ prefix="ghbench-scim-$RANDOM"
 pid=""
 cleanup() {
   [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
-  redis-cli -u "$redis_url" --scan --pattern "$prefix:*" | xargs -r -n 1000 redis-cli -u "$redis_url" del >/dev/null || true
+  redis-cli -u "$redis_url" --scan --pattern "$prefix:*" | xargs -r -d '\n' -n 1000 redis-cli -u "$redis_url" del >/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT

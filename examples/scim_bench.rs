@@ -147,10 +147,21 @@ async fn main() {
                 if i >= total {
                     return mine;
                 }
-                let (status, body) = scim
-                    .send(reqwest::Method::POST, "/Users", Some(user_body(&domain, i)))
-                    .await;
-                assert_eq!(status, 201, "create {i}: {body}");
+                // Setup, not measured: a 503 (the store timing out on a loaded machine)
+                // is retried.
+                let mut attempt = 0;
+                let body = loop {
+                    let (status, body) = scim
+                        .send(reqwest::Method::POST, "/Users", Some(user_body(&domain, i)))
+                        .await;
+                    if status == 503 && attempt < 5 {
+                        attempt += 1;
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                    assert_eq!(status, 201, "create {i}: {body}");
+                    break body;
+                };
                 mine.push(body["id"].as_str().unwrap().to_string());
             }
         }));
