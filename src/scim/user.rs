@@ -486,6 +486,38 @@ async fn take_external_id(
     }
 }
 
+/// The common case in one round trip: nobody holds the address, the userName or the
+/// externalId, and the userName names no other person's address. Returns false (having
+/// taken nothing) when the slow path must decide.
+async fn claim_all_fresh(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    id: &str,
+    taken: &mut Taken,
+) -> ScimResult<bool> {
+    if matches!(normalize_email(&plan.user_name_lc), Ok((address, _)) if address != plan.email) {
+        return Ok(false);
+    }
+    let mut keys_taken = vec![
+        keys::user_email(&plan.email),
+        keys::scim_user_name(&ctx.tenant.id, &plan.user_name_lc),
+    ];
+    if let Some(ext) = &plan.external_id {
+        keys_taken.push(keys::scim_external_id(&ctx.tenant.id, "User", ext));
+    }
+    let entries: Vec<(String, Vec<u8>)> = keys_taken
+        .iter()
+        .map(|k| (k.clone(), id.as_bytes().to_vec()))
+        .collect();
+    if !ctx.store.put_all_if_absent(&entries).await? {
+        return Ok(false);
+    }
+    taken
+        .0
+        .extend(keys_taken.into_iter().map(|k| (k, id.to_owned())));
+    Ok(true)
+}
+
 /// What the sign-in address claim said on create.
 enum AddressClaim {
     Fresh,
@@ -634,14 +666,25 @@ async fn create_claimed(
     new_id: &str,
     taken: &mut Taken,
 ) -> ScimResult<Person> {
-    let address = take_address_for_create(ctx, &plan.email, new_id, taken).await?;
+    let address = if claim_all_fresh(ctx, plan, new_id, taken).await? {
+        AddressClaim::Fresh
+    } else {
+        // Something is held: claim one by one for the precise answer (conflict, stale
+        // claim, or a deleted person to revive).
+        let address = take_address_for_create(ctx, &plan.email, new_id, taken).await?;
+        let id = match &address {
+            AddressClaim::Fresh => new_id,
+            AddressClaim::Revive(p) => p.id(),
+        };
+        take_user_name(ctx, plan, id, taken).await?;
+        take_external_id(ctx, plan, id, taken).await?;
+        address
+    };
     let revived = matches!(address, AddressClaim::Revive(_));
     let id = match &address {
         AddressClaim::Fresh => new_id.to_owned(),
         AddressClaim::Revive(p) => p.id().to_owned(),
     };
-    take_user_name(ctx, plan, &id, taken).await?;
-    take_external_id(ctx, plan, &id, taken).await?;
     let now = ctx.clock.now();
     let status = if plan.active == Some(false) {
         UserStatus::Deprovisioned

@@ -411,6 +411,38 @@ impl Store for EmbeddedStore {
         }
     }
 
+    async fn put_all_if_absent(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<bool> {
+        let entries: Vec<(String, Vec<u8>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), framed(0, v)))
+            .collect();
+        let now = self.now_ms();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            let wrote = {
+                let mut table = txn.open_table(KV).map_err(unavailable)?;
+                let mut free = true;
+                for (key, _) in &entries {
+                    if live_value(&table, key, now)?.is_some() {
+                        free = false;
+                        break;
+                    }
+                }
+                if free {
+                    for (key, value) in &entries {
+                        table
+                            .insert(key.as_str(), value.as_slice())
+                            .map_err(unavailable)?;
+                    }
+                }
+                free
+            };
+            txn.commit().map_err(unavailable)?;
+            Ok(wrote)
+        })
+        .await
+    }
+
     async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
         let ops: Vec<(BatchOp, u64)> = ops
             .iter()

@@ -103,6 +103,12 @@ pub trait Store: Send + Sync + 'static {
 
     fn subscribe(&self) -> Subscription;
 
+    /// Writes every entry (without expiry) only when none of the keys has a live value;
+    /// returns whether it wrote. Several claims in one round trip (Redis MSETNX).
+    async fn put_all_if_absent(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<bool> {
+        put_all_one_by_one(self, entries).await
+    }
+
     /// Applies several writes at once: all of them or none (one Redis MULTI/EXEC, one
     /// embedded transaction), in one round trip. The default runs them one by one.
     async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
@@ -118,6 +124,23 @@ pub trait Store: Send + Sync + 'static {
         }
         Ok(())
     }
+}
+
+/// Default for [`Store::put_all_if_absent`]: one claim after the other, undoing the ones
+/// taken when a later one is held.
+async fn put_all_one_by_one<S: Store + ?Sized>(
+    store: &S,
+    entries: &[(String, Vec<u8>)],
+) -> StoreResult<bool> {
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if !store.put_if_absent(key, value, None).await? {
+            for (k, v) in &entries[..i] {
+                store.delete_if_equals(k, v).await?;
+            }
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// One write of a [`Store::batch`].

@@ -330,6 +330,18 @@ impl Store for RedisStore {
         }
     }
 
+    async fn put_all_if_absent(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<bool> {
+        if entries.is_empty() {
+            return Ok(true);
+        }
+        let mut cmd = redis::cmd("MSETNX");
+        for (key, value) in entries {
+            cmd.arg(self.key(key)).arg(value.as_slice());
+        }
+        let wrote: u64 = self.run(&cmd).await?;
+        Ok(wrote == 1)
+    }
+
     async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
         if ops.is_empty() {
             return Ok(());

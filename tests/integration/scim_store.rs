@@ -78,3 +78,42 @@ async fn batch_applies_every_operation(backend: Backend) {
     app.stop().await;
 }
 crate::both_backends!(batch_both, super::batch_applies_every_operation);
+
+async fn put_all_if_absent_is_all_or_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let store = app.store();
+    let p = unique("claims");
+    let (a, b, c) = (format!("{p}:a"), format!("{p}:b"), format!("{p}:c"));
+    let entries = |keys: &[&String], v: &[u8]| -> Vec<(String, Vec<u8>)> {
+        keys.iter().map(|k| ((*k).clone(), v.to_vec())).collect()
+    };
+    assert!(store
+        .put_all_if_absent(&entries(&[&a, &b], b"one"))
+        .await
+        .unwrap());
+    // b is held: nothing is written, not even c.
+    assert!(!store
+        .put_all_if_absent(&entries(&[&c, &b], b"two"))
+        .await
+        .unwrap());
+    assert_eq!(store.get(&c).await.unwrap(), None);
+    assert_eq!(store.get(&b).await.unwrap().as_deref(), Some(&b"one"[..]));
+    assert!(store.put_all_if_absent(&[]).await.unwrap());
+    // Concurrent claimers of overlapping keys: exactly one wins.
+    let mut wins = 0;
+    let results = futures_util::future::join_all((0..8).map(|i| {
+        let keys = vec![
+            (format!("{p}:x"), vec![i]),
+            (format!("{p}:y{}", i % 2), vec![i]),
+        ];
+        async move { store.put_all_if_absent(&keys).await.unwrap() }
+    }))
+    .await;
+    wins += results.into_iter().filter(|w| *w).count();
+    assert_eq!(wins, 1);
+    app.stop().await;
+}
+crate::both_backends!(
+    put_all_if_absent_both,
+    super::put_all_if_absent_is_all_or_nothing
+);
