@@ -406,16 +406,18 @@ async fn find_other_by_user_name(
     Ok(None)
 }
 
+/// Who may hold `user_name`: the SCIM claim's owner if it holds it, else the person whose
+/// sign-in address it is (someone without a SCIM record yet).
 async fn user_name_candidates(ctx: &Ctx<'_>, user_name: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
     let lc = user_name.to_lowercase();
     if let Some(id) = ctx
         .store
         .get(&keys::scim_user_name(&ctx.tenant.id, &lc))
         .await?
     {
-        out.push(String::from_utf8_lossy(&id).into_owned());
+        return Ok(vec![String::from_utf8_lossy(&id).into_owned()]);
     }
+    let mut out = Vec::new();
     if let Ok((email, _)) = normalize_email(user_name) {
         if let Some(id) = ctx.store.get(&keys::user_email(&email)).await? {
             out.push(String::from_utf8_lossy(&id).into_owned());
