@@ -4,29 +4,36 @@
 #
 #   bench/scim.sh     (BENCH_SEQUENTIAL=10000 BENCH_TOTAL=100000 BENCH_QUERIES=2000 BENCH_MEMBERS=1000)
 #
-# Release build; a fresh Redis key prefix, deleted afterwards; writes bench/results/scim.md.
+# Release build; its own redis-server on a free port without snapshots (so a background
+# save of 100,000 users cannot land in the measurement, and nothing is left in the shared
+# Redis); writes bench/results/scim.md.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 root="$PWD"
-redis_url="${BENCH_REDIS_URL:-redis://127.0.0.1:6379}"
 log() { printf '[scim-bench] %s\n' "$*" >&2; }
 
 bash scripts/setup.sh test >&2
-redis-cli -u "$redis_url" ping >/dev/null 2>&1 || redis-server --daemonize yes --port 6379 --save "" --appendonly no >/dev/null
 cargo build --release --bin gatehouse --example scim_bench >&2
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 bin="$target_dir/release/gatehouse"
 tool="$target_dir/release/examples/scim_bench"
 
 work="$(mktemp -d /tmp/gatehouse-scim-bench.XXXXXX)"
-prefix="ghbench-scim-$RANDOM"
+prefix="ghbench-scim"
 pid=""
+redis_pid=""
 cleanup() {
   [[ -n "$pid" ]] && kill "$pid" 2>/dev/null || true
-  redis-cli -u "$redis_url" --scan --pattern "$prefix:*" | xargs -r -n 1000 redis-cli -u "$redis_url" del >/dev/null || true
+  [[ -n "$redis_pid" ]] && kill "$redis_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+redis_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --dir "$work" >"$work/redis.log" 2>&1 &
+redis_pid=$!
+redis_url="redis://127.0.0.1:$redis_port"
+for _ in $(seq 100); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && break; sleep 0.05; done
 
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 base="http://127.0.0.1:$port"
@@ -37,6 +44,7 @@ env -i PATH="$PATH" GATEHOUSE_LISTEN="127.0.0.1:$port" GATEHOUSE_BASE_URL="$base
 pid=$!
 for _ in $(seq 100); do curl -fs "$base/readyz" >/dev/null && break; sleep 0.1; done
 
+load="$(cut -d' ' -f1-3 /proc/loadavg)"
 table="$("$tool" --base "$base" --admin-token "$token" --domain "bench$RANDOM.test" \
   --sequential "${BENCH_SEQUENTIAL:-10000}" --total "${BENCH_TOTAL:-100000}" \
   --queries "${BENCH_QUERIES:-2000}" --members "${BENCH_MEMBERS:-1000}")"
@@ -45,7 +53,8 @@ mkdir -p bench/results
   echo "# SCIM benchmark"
   echo
   echo "\`bench/scim.sh\` on $(nproc)-core $(uname -m) ($(date -u +%Y-%m-%d)), release build, Redis store"
-  echo "(redis-server $(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/\1/p') on loopback); the driver, the gateway and Redis share the same cores."
+  echo "(its own redis-server $(redis-server --version | sed -nE 's/.*v=([0-9.]+).*/\1/p') on loopback, no snapshots); the driver, the gateway and Redis"
+  echo "share the same cores, and other work on the machine is not stopped (load average at the start: $load)."
   echo
   echo "$table"
 } > bench/results/scim.md

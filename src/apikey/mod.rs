@@ -6,7 +6,8 @@
 //!   SHA-256. A hash is enough (no argon2): the secret is high-entropy, so there is nothing
 //!   to brute-force, and a fast hash lets every SCIM request be checked in one store read;
 //! - a presented key is found by looking up its hash, never by comparing secrets, so the
-//!   time taken says nothing about how much of a guess was right;
+//!   time taken says nothing about how much of a guess was right; that lookup carries the
+//!   key's tenant, label and scopes, so authenticating a request is one store read;
 //! - a key belongs to exactly one tenant and everything it reaches is derived from that
 //!   tenant id, never from anything in the request;
 //! - revocation deletes the hash lookup at once; the record stays for the admin's list.

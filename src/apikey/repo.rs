@@ -1,10 +1,10 @@
 //! API key persistence: the record under `api_key:{id}`, a lookup from the secret's hash to
 //! the id, and a per-tenant index for the admin's list.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
-use serde::Deserialize;
-use subtle::ConstantTimeEq;
+use dashmap::DashMap;
+use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::{generate_secret, hash_secret, ApiKey, Scope};
@@ -18,7 +18,31 @@ const MAX_KEYS_PER_TENANT: usize = 100;
 
 /// "Last used" is written at most this often per key, so SCIM traffic does not turn every
 /// request into a write.
-const LAST_USED_GRANULARITY: time::Duration = time::Duration::seconds(60);
+const LAST_USED_GRANULARITY_SECS: i64 = 60;
+
+/// What the hash lookup holds: everything a request needs, so authenticating is one read.
+/// It exists exactly while the key is live (revocation deletes it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveKey {
+    pub id: String,
+    pub tenant_id: String,
+    pub label: String,
+    pub scopes: Vec<Scope>,
+}
+
+impl LiveKey {
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
+    }
+}
+
+/// When this process last recorded each key's use (unix seconds). Process-wide because it
+/// only throttles writes: losing or sharing it changes how often "last used" is written,
+/// never who is let in.
+fn last_touch() -> &'static DashMap<String, i64> {
+    static MAP: OnceLock<DashMap<String, i64>> = OnceLock::new();
+    MAP.get_or_init(DashMap::new)
+}
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -83,8 +107,14 @@ pub async fn create(
     store
         .index_add(&keys::tenant_api_keys(tenant_id), &key.id)
         .await?;
+    let live = LiveKey {
+        id: key.id.clone(),
+        tenant_id: key.tenant_id.clone(),
+        label: key.label.clone(),
+        scopes: key.scopes.clone(),
+    };
     if !store
-        .put_if_absent(&keys::api_key_hash(&key.hash), key.id.as_bytes(), None)
+        .put_if_absent(&keys::api_key_hash(&key.hash), &encode(&live)?, None)
         .await?
     {
         // 256 random bits collided: practically impossible, but never share a lookup.
@@ -128,9 +158,7 @@ pub async fn revoke(
         .filter(|k| k.tenant_id == tenant_id)
         .ok_or(Error::NotFound("API key"))?;
     // The lookup goes first: from this moment the secret opens nothing.
-    store
-        .delete_if_equals(&keys::api_key_hash(&key.hash), key.id.as_bytes())
-        .await?;
+    store.delete(&keys::api_key_hash(&key.hash)).await?;
     if key.revoked_at.is_none() {
         key.revoked_at = Some(clock.now());
         store
@@ -150,9 +178,7 @@ pub async fn delete_all_in_tenant(store: &dyn Store, tenant_id: &str) -> Result<
         }
         for id in ids {
             if let Some(k) = get(store, &id).await? {
-                store
-                    .delete_if_equals(&keys::api_key_hash(&k.hash), k.id.as_bytes())
-                    .await?;
+                store.delete(&keys::api_key_hash(&k.hash)).await?;
             }
             store.delete(&keys::api_key(&id)).await?;
             store.index_remove(&index, &id).await?;
@@ -161,40 +187,36 @@ pub async fn delete_all_in_tenant(store: &dyn Store, tenant_id: &str) -> Result<
 }
 
 /// The live key a presented secret belongs to, or `None` for anything else (unknown,
-/// revoked, malformed) — callers answer every `None` the same way.
+/// revoked, malformed) — callers answer every `None` the same way. One store read: the
+/// lookup by the secret's hash.
 pub async fn authenticate(
     store: Arc<dyn Store>,
     clock: &dyn Clock,
     secret: &str,
-) -> Result<Option<ApiKey>> {
+) -> Result<Option<LiveKey>> {
     if !secret.starts_with(super::KEY_PREFIX) || secret.len() > 200 {
         return Ok(None);
     }
-    let hash = hash_secret(secret);
-    let Some(id) = store.get(&keys::api_key_hash(&hash)).await? else {
+    let Some(live) =
+        get_json::<LiveKey>(&*store, &keys::api_key_hash(&hash_secret(secret))).await?
+    else {
         return Ok(None);
     };
-    let Some(key) = get(&*store, &String::from_utf8_lossy(&id)).await? else {
-        return Ok(None);
-    };
-    // Belt and braces: the record must carry the same hash the lookup was keyed by.
-    if !bool::from(key.hash.as_bytes().ct_eq(hash.as_bytes())) || key.revoked_at.is_some() {
-        return Ok(None);
+    let now = clock.unix();
+    let due = last_touch()
+        .get(&live.id)
+        .is_none_or(|t| now - *t >= LAST_USED_GRANULARITY_SECS);
+    if due {
+        last_touch().insert(live.id.clone(), now);
+        touch(store, live.id.clone(), clock.now());
     }
-    let now = clock.now();
-    if key
-        .last_used_at
-        .is_none_or(|t| now - t >= LAST_USED_GRANULARITY)
-    {
-        touch(store, key.clone(), now);
-    }
-    Ok(Some(key))
+    Ok(Some(live))
 }
 
 /// Records use off the request path; a revocation that raced it stays a revocation.
-fn touch(store: Arc<dyn Store>, mut key: ApiKey, at: OffsetDateTime) {
+fn touch(store: Arc<dyn Store>, key_id: String, at: OffsetDateTime) {
     tokio::spawn(async move {
-        let k = keys::api_key(&key.id);
+        let k = keys::api_key(&key_id);
         let current: Option<ApiKey> = match get_json(&*store, &k).await {
             Ok(c) => c,
             Err(e) => {
@@ -202,7 +224,7 @@ fn touch(store: Arc<dyn Store>, mut key: ApiKey, at: OffsetDateTime) {
                 return;
             }
         };
-        if current.is_some_and(|c| c.revoked_at.is_none()) {
+        if let Some(mut key) = current.filter(|c| c.revoked_at.is_none()) {
             key.last_used_at = Some(at);
             if let Ok(bytes) = encode(&key) {
                 if let Err(e) = store.put(&k, &bytes, None).await {

@@ -14,7 +14,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use time::OffsetDateTime;
 
-use crate::store::{encode, get_json, keys, Store, StoreResult};
+use crate::store::{encode, get_json, keys, BatchOp, Store, StoreResult};
 
 /// How long entries are kept.
 pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -74,15 +74,21 @@ pub async fn append<T: Serialize>(
     entry: &T,
 ) -> StoreResult<()> {
     let name = journal.name();
-    store
-        .put(
-            &keys::journal_entry(name, scope, id),
-            &encode(entry)?,
-            Some(RETENTION),
-        )
-        .await?;
     let index = keys::journal(name, scope);
-    store.index_add(&index, &index_member(at, id)).await?;
+    // Entry and index member in one atomic round trip.
+    store
+        .batch(&[
+            BatchOp::Put {
+                key: keys::journal_entry(name, scope, id),
+                value: encode(entry)?,
+                ttl: Some(RETENTION),
+            },
+            BatchOp::IndexAdd {
+                index: index.clone(),
+                member: index_member(at, id),
+            },
+        ])
+        .await?;
     if rand::random::<u32>() % TRIM_EVERY != 0 {
         return Ok(());
     }

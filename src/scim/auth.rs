@@ -13,14 +13,15 @@ use actix_web::http::header;
 use actix_web::{web, FromRequest, HttpRequest};
 
 use super::error::ScimError;
-use crate::apikey::{repo as keys, ApiKey, Scope};
+use crate::apikey::repo::{self as keys, LiveKey};
+use crate::apikey::Scope;
 use crate::error::Error;
 use crate::state::AppState;
 use crate::tenant::{repo as tenants, Tenant};
 
 /// Proof that the request carried a live SCIM key, and whose it is.
 pub struct ScimAuth {
-    pub key: ApiKey,
+    pub key: LiveKey,
     pub tenant: Tenant,
 }
 

@@ -24,7 +24,7 @@ use super::{check_precondition, user, version_of, Ctx};
 use crate::clock::Clock;
 use crate::error::Result;
 use crate::random;
-use crate::store::{encode, get_json, keys, Store};
+use crate::store::{encode, get_json, keys, BatchOp, Store};
 use crate::user::User;
 
 const PAGE: usize = 1000;
@@ -307,23 +307,33 @@ async fn claim_external_id(ctx: &Ctx<'_>, ext: &str, id: &str) -> ScimResult<boo
     ))
 }
 
+/// Both membership indexes and the person's group names, in one atomic round trip.
 async fn add_member(
     store: &dyn Store,
     clock: &dyn Clock,
     g: &GroupRecord,
     mut u: User,
 ) -> Result<()> {
-    store
-        .index_add(&keys::scim_group_members(&g.id), &u.id)
-        .await?;
-    store
-        .index_add(&keys::scim_user_groups(&u.id), &g.id)
-        .await?;
+    let mut ops = vec![
+        BatchOp::IndexAdd {
+            index: keys::scim_group_members(&g.id),
+            member: u.id.clone(),
+        },
+        BatchOp::IndexAdd {
+            index: keys::scim_user_groups(&u.id),
+            member: g.id.clone(),
+        },
+    ];
     if !u.groups.contains(&g.display_name) {
         u.groups.push(g.display_name.clone());
         u.updated_at = clock.now();
-        store.put(&keys::user(&u.id), &encode(&u)?, None).await?;
+        ops.push(BatchOp::Put {
+            key: keys::user(&u.id),
+            value: encode(&u)?,
+            ttl: None,
+        });
     }
+    store.batch(&ops).await?;
     Ok(())
 }
 
@@ -333,19 +343,28 @@ async fn remove_member(
     g: &GroupRecord,
     user_id: &str,
 ) -> Result<()> {
-    store
-        .index_remove(&keys::scim_group_members(&g.id), user_id)
-        .await?;
-    store
-        .index_remove(&keys::scim_user_groups(user_id), &g.id)
-        .await?;
+    let mut ops = vec![
+        BatchOp::IndexRemove {
+            index: keys::scim_group_members(&g.id),
+            member: user_id.to_owned(),
+        },
+        BatchOp::IndexRemove {
+            index: keys::scim_user_groups(user_id),
+            member: g.id.clone(),
+        },
+    ];
     if let Some(mut u) = crate::user::repo::get(store, user_id).await? {
         if u.groups.contains(&g.display_name) {
             u.groups.retain(|n| *n != g.display_name);
             u.updated_at = clock.now();
-            store.put(&keys::user(&u.id), &encode(&u)?, None).await?;
+            ops.push(BatchOp::Put {
+                key: keys::user(&u.id),
+                value: encode(&u)?,
+                ttl: None,
+            });
         }
     }
+    store.batch(&ops).await?;
     Ok(())
 }
 

@@ -31,7 +31,7 @@ use super::{check_precondition, group, version_of, Ctx};
 use crate::error::{Error, Result};
 use crate::random;
 use crate::session;
-use crate::store::{encode, get_json, keys, Store};
+use crate::store::{encode, get_json, keys, BatchOp, Store};
 use crate::user::{normalize_email, User, UserStatus};
 
 /// Users examined by one unindexed filter before the answer is "too many".
@@ -406,16 +406,18 @@ async fn find_other_by_user_name(
     Ok(None)
 }
 
+/// Who may hold `user_name`: the SCIM claim's owner if it holds it, else the person whose
+/// sign-in address it is (someone without a SCIM record yet).
 async fn user_name_candidates(ctx: &Ctx<'_>, user_name: &str) -> Result<Vec<String>> {
-    let mut out = Vec::new();
     let lc = user_name.to_lowercase();
     if let Some(id) = ctx
         .store
         .get(&keys::scim_user_name(&ctx.tenant.id, &lc))
         .await?
     {
-        out.push(String::from_utf8_lossy(&id).into_owned());
+        return Ok(vec![String::from_utf8_lossy(&id).into_owned()]);
     }
+    let mut out = Vec::new();
     if let Ok((email, _)) = normalize_email(user_name) {
         if let Some(id) = ctx.store.get(&keys::user_email(&email)).await? {
             out.push(String::from_utf8_lossy(&id).into_owned());
@@ -425,7 +427,16 @@ async fn user_name_candidates(ctx: &Ctx<'_>, user_name: &str) -> Result<Vec<Stri
 }
 
 async fn take_user_name(ctx: &Ctx<'_>, plan: &Plan, id: &str, taken: &mut Taken) -> ScimResult<()> {
-    if let Some(other) = find_other_by_user_name(ctx, &plan.user_name_lc, Some(id)).await? {
+    // A person without a SCIM record owns the userName equal to their email: look that
+    // up, unless it is the address this write itself holds (then only the claim below can
+    // conflict, and it checks atomically).
+    let other = match normalize_email(&plan.user_name_lc) {
+        Ok((address, _)) if address != plan.email => {
+            find_other_by_user_name(ctx, &plan.user_name_lc, Some(id)).await?
+        }
+        _ => None,
+    };
+    if let Some(other) = other {
         {
             return Err(ScimError::uniqueness(format!(
                 "userName {} is already used by User {}",
@@ -475,6 +486,38 @@ async fn take_external_id(
             "externalId {ext} is already used by User {owner}"
         ))),
     }
+}
+
+/// The common case in one round trip: nobody holds the address, the userName or the
+/// externalId, and the userName names no other person's address. Returns false (having
+/// taken nothing) when the slow path must decide.
+async fn claim_all_fresh(
+    ctx: &Ctx<'_>,
+    plan: &Plan,
+    id: &str,
+    taken: &mut Taken,
+) -> ScimResult<bool> {
+    if matches!(normalize_email(&plan.user_name_lc), Ok((address, _)) if address != plan.email) {
+        return Ok(false);
+    }
+    let mut keys_taken = vec![
+        keys::user_email(&plan.email),
+        keys::scim_user_name(&ctx.tenant.id, &plan.user_name_lc),
+    ];
+    if let Some(ext) = &plan.external_id {
+        keys_taken.push(keys::scim_external_id(&ctx.tenant.id, "User", ext));
+    }
+    let entries: Vec<(String, Vec<u8>)> = keys_taken
+        .iter()
+        .map(|k| (k.clone(), id.as_bytes().to_vec()))
+        .collect();
+    if !ctx.store.put_all_if_absent(&entries).await? {
+        return Ok(false);
+    }
+    taken
+        .0
+        .extend(keys_taken.into_iter().map(|k| (k, id.to_owned())));
+    Ok(true)
 }
 
 /// What the sign-in address claim said on create.
@@ -567,36 +610,39 @@ fn next_status(current: UserStatus, active: Option<bool>) -> UserStatus {
     }
 }
 
-async fn index_emails(
-    store: &dyn Store,
+/// The index updates that take a person's addresses from `old` to `new`.
+fn email_index_ops(
     tenant_id: &str,
     id: &str,
     old: &BTreeSet<String>,
     new: &BTreeSet<String>,
-) -> Result<()> {
-    for e in old.difference(new) {
-        store
-            .index_remove(&keys::scim_email(tenant_id, e), id)
-            .await?;
-    }
-    for e in new.difference(old) {
-        store.index_add(&keys::scim_email(tenant_id, e), id).await?;
-    }
-    Ok(())
+) -> Vec<BatchOp> {
+    old.difference(new)
+        .map(|e| BatchOp::IndexRemove {
+            index: keys::scim_email(tenant_id, e),
+            member: id.to_owned(),
+        })
+        .chain(new.difference(old).map(|e| BatchOp::IndexAdd {
+            index: keys::scim_email(tenant_id, e),
+            member: id.to_owned(),
+        }))
+        .collect()
 }
 
-async fn save_record(store: &dyn Store, record: &ScimUserRecord) -> Result<()> {
-    store
-        .put(&keys::scim_user(&record.user_id), &encode(record)?, None)
-        .await?;
-    Ok(())
+fn record_op(record: &ScimUserRecord) -> Result<BatchOp> {
+    Ok(BatchOp::Put {
+        key: keys::scim_user(&record.user_id),
+        value: encode(record)?,
+        ttl: None,
+    })
 }
 
-async fn save_user(store: &dyn Store, user: &User) -> Result<()> {
-    store
-        .put(&keys::user(&user.id), &encode(user)?, None)
-        .await?;
-    Ok(())
+fn user_op(user: &User) -> Result<BatchOp> {
+    Ok(BatchOp::Put {
+        key: keys::user(&user.id),
+        value: encode(user)?,
+        ttl: None,
+    })
 }
 
 /// POST /Users.
@@ -622,14 +668,25 @@ async fn create_claimed(
     new_id: &str,
     taken: &mut Taken,
 ) -> ScimResult<Person> {
-    let address = take_address_for_create(ctx, &plan.email, new_id, taken).await?;
+    let address = if claim_all_fresh(ctx, plan, new_id, taken).await? {
+        AddressClaim::Fresh
+    } else {
+        // Something is held: claim one by one for the precise answer (conflict, stale
+        // claim, or a deleted person to revive).
+        let address = take_address_for_create(ctx, &plan.email, new_id, taken).await?;
+        let id = match &address {
+            AddressClaim::Fresh => new_id,
+            AddressClaim::Revive(p) => p.id(),
+        };
+        take_user_name(ctx, plan, id, taken).await?;
+        take_external_id(ctx, plan, id, taken).await?;
+        address
+    };
     let revived = matches!(address, AddressClaim::Revive(_));
     let id = match &address {
         AddressClaim::Fresh => new_id.to_owned(),
         AddressClaim::Revive(p) => p.id().to_owned(),
     };
-    take_user_name(ctx, plan, &id, taken).await?;
-    take_external_id(ctx, plan, &id, taken).await?;
     let now = ctx.clock.now();
     let status = if plan.active == Some(false) {
         UserStatus::Deprovisioned
@@ -663,25 +720,25 @@ async fn create_claimed(
         removed: false,
         active_unassigned: false,
     };
-    // Record before user: a user visible in the tenant index always has its attributes.
-    save_record(ctx.store, &record).await?;
-    save_user(ctx.store, &user).await?;
+    // Attributes, person and indexes land together or not at all.
+    let mut ops = vec![record_op(&record)?, user_op(&user)?];
     if revived {
-        ctx.store
-            .index_remove(&keys::tenant_removed_users(&ctx.tenant.id), &id)
-            .await?;
+        ops.push(BatchOp::IndexRemove {
+            index: keys::tenant_removed_users(&ctx.tenant.id),
+            member: id.clone(),
+        });
     }
-    ctx.store
-        .index_add(&keys::tenant_users(&ctx.tenant.id), &id)
-        .await?;
-    index_emails(
-        ctx.store,
+    ops.push(BatchOp::IndexAdd {
+        index: keys::tenant_users(&ctx.tenant.id),
+        member: id.clone(),
+    });
+    ops.extend(email_index_ops(
         &ctx.tenant.id,
         &id,
         &BTreeSet::new(),
         &emails_of(&record.attrs),
-    )
-    .await?;
+    ));
+    ctx.store.batch(&ops).await?;
     Ok(Person {
         user,
         record: Some(record),
@@ -773,8 +830,14 @@ async fn write(
         removed: false,
         active_unassigned: plan.active.is_none() && unassigned.unwrap_or(was_unassigned),
     };
-    save_record(ctx.store, &record).await?;
-    save_user(ctx.store, &user).await?;
+    let mut ops = vec![record_op(&record)?, user_op(&user)?];
+    ops.extend(email_index_ops(
+        &ctx.tenant.id,
+        &id,
+        &current.email_index(),
+        &emails_of(&record.attrs),
+    ));
+    ctx.store.batch(&ops).await?;
     // Old values are released only once the new ones are stored.
     if current.record.is_some() {
         let old_lc = current.user_name().to_lowercase();
@@ -803,14 +866,6 @@ async fn write(
             .delete_if_equals(&keys::user_email(&old_user.email), id.as_bytes())
             .await?;
     }
-    index_emails(
-        ctx.store,
-        &ctx.tenant.id,
-        &id,
-        &current.email_index(),
-        &emails_of(&record.attrs),
-    )
-    .await?;
     if old_user.is_active() && !user.is_active() {
         session::store::revoke_all_for_user(ctx.store, &id).await?;
     }
@@ -836,16 +891,22 @@ pub async fn delete(ctx: &Ctx<'_>, id: &str, if_match: Option<&str>) -> ScimResu
         active_unassigned: false,
     });
     record.removed = true;
-    save_record(ctx.store, &record).await?;
-    save_user(ctx.store, &user).await?;
+    ctx.store
+        .batch(&[
+            record_op(&record)?,
+            user_op(&user)?,
+            BatchOp::IndexRemove {
+                index: keys::tenant_users(&ctx.tenant.id),
+                member: id.to_owned(),
+            },
+            BatchOp::IndexAdd {
+                index: keys::tenant_removed_users(&ctx.tenant.id),
+                member: id.to_owned(),
+            },
+        ])
+        .await?;
     session::store::revoke_all_for_user(ctx.store, id).await?;
     release_lookups(ctx.store, &ctx.tenant.id, &current).await?;
-    ctx.store
-        .index_remove(&keys::tenant_users(&ctx.tenant.id), id)
-        .await?;
-    ctx.store
-        .index_add(&keys::tenant_removed_users(&ctx.tenant.id), id)
-        .await?;
     Ok(())
 }
 
@@ -865,7 +926,15 @@ async fn release_lookups(store: &dyn Store, tenant_id: &str, p: &Person) -> Resu
             .delete_if_equals(&keys::scim_external_id(tenant_id, "User", &ext), id)
             .await?;
     }
-    index_emails(store, tenant_id, p.id(), &p.email_index(), &BTreeSet::new()).await
+    store
+        .batch(&email_index_ops(
+            tenant_id,
+            p.id(),
+            &p.email_index(),
+            &BTreeSet::new(),
+        ))
+        .await?;
+    Ok(())
 }
 
 /// Forgets everything SCIM kept about a user the admin deletes for good.

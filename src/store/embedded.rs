@@ -14,7 +14,7 @@ use async_trait::async_trait;
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use tokio::sync::{broadcast, watch};
 
-use super::{Event, LocalHooks, Store, StoreError, StoreResult, Subscription};
+use super::{BatchOp, Event, LocalHooks, Store, StoreError, StoreResult, Subscription};
 use crate::clock::SharedClock;
 
 const KV: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
@@ -416,5 +416,102 @@ impl Store for EmbeddedStore {
             events: self.events.subscribe(),
             healthy: self.healthy.clone(),
         }
+    }
+
+    async fn put_all_if_absent(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<bool> {
+        let entries: Vec<(String, Vec<u8>)> = entries
+            .iter()
+            .map(|(k, v)| (k.clone(), framed(0, v)))
+            .collect();
+        let now = self.now_ms();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            let wrote = {
+                let mut table = txn.open_table(KV).map_err(unavailable)?;
+                let mut free = true;
+                for (key, _) in &entries {
+                    if live_value(&table, key, now)?.is_some() {
+                        free = false;
+                        break;
+                    }
+                }
+                if free {
+                    for (key, value) in &entries {
+                        table
+                            .insert(key.as_str(), value.as_slice())
+                            .map_err(unavailable)?;
+                    }
+                }
+                free
+            };
+            txn.commit().map_err(unavailable)?;
+            Ok(wrote)
+        })
+        .await
+    }
+
+    async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
+        let ops: Vec<(BatchOp, u64)> = ops
+            .iter()
+            .map(|op| {
+                let expiry = match op {
+                    BatchOp::Put { ttl, .. } => self.expiry_for(*ttl),
+                    _ => 0,
+                };
+                (op.clone(), expiry)
+            })
+            .collect();
+        self.blocking(move |db| {
+            let txn = db.begin_write().map_err(unavailable)?;
+            {
+                let mut kv = txn.open_table(KV).map_err(unavailable)?;
+                let mut idx = txn.open_table(INDEX).map_err(unavailable)?;
+                let mut lens = txn.open_table(INDEX_LEN).map_err(unavailable)?;
+                for (op, expiry) in &ops {
+                    match op {
+                        BatchOp::Put { key, value, .. } => {
+                            let framed = framed(*expiry, value);
+                            kv.insert(key.as_str(), framed.as_slice())
+                                .map_err(unavailable)?;
+                        }
+                        BatchOp::Delete { key } => {
+                            kv.remove(key.as_str()).map_err(unavailable)?;
+                        }
+                        BatchOp::IndexAdd { index, member } => {
+                            let added = idx
+                                .insert((index.as_str(), member.as_str()), ())
+                                .map_err(unavailable)?
+                                .is_none();
+                            if added {
+                                let n = lens
+                                    .get(index.as_str())
+                                    .map_err(unavailable)?
+                                    .map_or(0, |g| g.value());
+                                lens.insert(index.as_str(), n + 1).map_err(unavailable)?;
+                            }
+                        }
+                        BatchOp::IndexRemove { index, member } => {
+                            let removed = idx
+                                .remove((index.as_str(), member.as_str()))
+                                .map_err(unavailable)?
+                                .is_some();
+                            if removed {
+                                let n = lens
+                                    .get(index.as_str())
+                                    .map_err(unavailable)?
+                                    .map_or(0, |g| g.value());
+                                if n <= 1 {
+                                    lens.remove(index.as_str()).map_err(unavailable)?;
+                                } else {
+                                    lens.insert(index.as_str(), n - 1).map_err(unavailable)?;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            txn.commit().map_err(unavailable)
+        })
+        .await
     }
 }

@@ -130,6 +130,66 @@ pub trait Store: Send + Sync + 'static {
     fn local_hooks(&self) -> &LocalHooks;
 
     fn subscribe(&self) -> Subscription;
+
+    /// Writes every entry (without expiry) only when none of the keys has a live value;
+    /// returns whether it wrote. Several claims in one round trip (Redis MSETNX).
+    async fn put_all_if_absent(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<bool> {
+        put_all_one_by_one(self, entries).await
+    }
+
+    /// Applies several writes at once: all of them or none (one Redis MULTI/EXEC, one
+    /// embedded transaction), in one round trip. The default runs them one by one.
+    async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
+        for op in ops {
+            match op {
+                BatchOp::Put { key, value, ttl } => self.put(key, value, *ttl).await?,
+                BatchOp::Delete { key } => {
+                    self.delete(key).await?;
+                }
+                BatchOp::IndexAdd { index, member } => self.index_add(index, member).await?,
+                BatchOp::IndexRemove { index, member } => self.index_remove(index, member).await?,
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Default for [`Store::put_all_if_absent`]: one claim after the other, undoing the ones
+/// taken when a later one is held.
+async fn put_all_one_by_one<S: Store + ?Sized>(
+    store: &S,
+    entries: &[(String, Vec<u8>)],
+) -> StoreResult<bool> {
+    for (i, (key, value)) in entries.iter().enumerate() {
+        if !store.put_if_absent(key, value, None).await? {
+            for (k, v) in &entries[..i] {
+                store.delete_if_equals(k, v).await?;
+            }
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// One write of a [`Store::batch`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOp {
+    Put {
+        key: String,
+        value: Vec<u8>,
+        ttl: Option<Duration>,
+    },
+    Delete {
+        key: String,
+    },
+    IndexAdd {
+        index: String,
+        member: String,
+    },
+    IndexRemove {
+        index: String,
+        member: String,
+    },
 }
 
 /// JSON helpers shared by the typed repositories.

@@ -16,7 +16,7 @@ use deadpool_redis::{Pool, PoolConfig, Runtime, Timeouts};
 use futures_util::StreamExt;
 use tokio::sync::{broadcast, watch};
 
-use super::{Event, LocalHooks, Store, StoreError, StoreResult, Subscription};
+use super::{BatchOp, Event, LocalHooks, Store, StoreError, StoreResult, Subscription};
 
 /// How long one command may take before the store counts as unavailable.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
@@ -335,5 +335,50 @@ impl Store for RedisStore {
             events: self.events.subscribe(),
             healthy: self.healthy.clone(),
         }
+    }
+
+    async fn put_all_if_absent(&self, entries: &[(String, Vec<u8>)]) -> StoreResult<bool> {
+        if entries.is_empty() {
+            return Ok(true);
+        }
+        let mut cmd = redis::cmd("MSETNX");
+        for (key, value) in entries {
+            cmd.arg(self.key(key)).arg(value.as_slice());
+        }
+        let wrote: u64 = self.run(&cmd).await?;
+        Ok(wrote == 1)
+    }
+
+    async fn batch(&self, ops: &[BatchOp]) -> StoreResult<()> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for op in ops {
+            match op {
+                BatchOp::Put { key, value, ttl } => {
+                    pipe.cmd("SET").arg(self.key(key)).arg(value.as_slice());
+                    if let Some(ttl) = ttl {
+                        pipe.arg("PX").arg(ttl_ms(*ttl));
+                    }
+                }
+                BatchOp::Delete { key } => {
+                    pipe.cmd("DEL").arg(self.key(key));
+                }
+                BatchOp::IndexAdd { index, member } => {
+                    pipe.cmd("ZADD").arg(self.key(index)).arg(0).arg(member);
+                }
+                BatchOp::IndexRemove { index, member } => {
+                    pipe.cmd("ZREM").arg(self.key(index)).arg(member);
+                }
+            }
+            pipe.ignore();
+        }
+        let mut conn = self.conn().await?;
+        tokio::time::timeout(COMMAND_TIMEOUT, pipe.query_async::<()>(&mut conn))
+            .await
+            .map_err(|_| unavailable("Redis did not answer in time"))?
+            .map_err(unavailable)
     }
 }

@@ -24,6 +24,7 @@ mod saml_xml_attacks;
 mod scim_api;
 mod scim_groups;
 mod scim_lifecycle;
+mod scim_store;
 mod scim_support;
 mod scim_vendors;
 mod sessions;
