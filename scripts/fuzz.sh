@@ -28,9 +28,11 @@ export RUSTC_BOOTSTRAP=1
 # Leak checking stays on (it found samael's per-verification leak, see acs::validate);
 # FUZZ_LEAKS=0 switches it off to look for other bugs past a known leak.
 leaks="${FUZZ_LEAKS:-1}"
-# The fuzz crate is its own workspace: keep its (instrumented) build apart from the
-# main one, under fuzz/target unless the caller says otherwise.
-unset CARGO_TARGET_DIR
+# The fuzz crate is its own workspace: keep its (instrumented) build apart from the main
+# one. The instrumented build of every dependency takes many minutes from cold, so it lives
+# in a per-user cache that survives fresh clones (CI) unless FUZZ_TARGET_DIR says otherwise.
+export CARGO_TARGET_DIR="${FUZZ_TARGET_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/gatehouse/fuzz-target}"
+mkdir -p "$CARGO_TARGET_DIR"
 cd fuzz
 
 start=$(date +%s)
