@@ -4,7 +4,8 @@
 //! - `cert`: intake of IdP signing certificates and metadata, checked at save time;
 //! - `connection`: the per-tenant connection (provider preset, IdP values, switches),
 //!   which can never be stored without a valid signing certificate;
-//! - `sp`: our Entity ID / ACS URL per tenant and the SP metadata document.
+//! - `sp`: our Entity ID / ACS URL per tenant and the SP metadata document;
+//! - `acs` + `xml_shape`: the hardened ACS (samael's verification inside our own checks).
 //!
 //! Still to come (issue 3): AuthnRequest + RelayState flow state, the hardened ACS on top
 //! of samael, IdP-initiated login.
