@@ -28,14 +28,19 @@ export RUSTC_BOOTSTRAP=1
 # Leak checking stays on (it found samael's per-verification leak, see acs::validate);
 # FUZZ_LEAKS=0 switches it off to look for other bugs past a known leak.
 leaks="${FUZZ_LEAKS:-1}"
-# The fuzz crate is its own workspace: keep its (instrumented) build apart from the
-# main one, under fuzz/target unless the caller says otherwise.
+# The fuzz crate is its own workspace with its own (instrumented) build. It lives outside
+# the checkout so that CI runs on the same machine rebuild only what changed; a fresh
+# machine simply builds everything.
 unset CARGO_TARGET_DIR
+target_dir="${FUZZ_TARGET_DIR:-$HOME/.cache/gatehouse-fuzz/target}"
+mkdir -p "$target_dir"
 cd fuzz
 
 start=$(date +%s)
-# 16 codegen units instead of cargo-fuzz's 1: a much shorter build for CI, slightly slower runs.
-flags=(--sanitizer "$sanitizer" --codegen-units 16)
+# cargo-fuzz's defaults (release, one codegen unit): on 2 cores this costs no more CPU than
+# 16 units (measured: 10.7 vs 14.3 CPU-minutes from scratch) and fuzzes faster; --dev
+# builds in half the CPU but runs ~9x slower.
+flags=(--sanitizer "$sanitizer" --target-dir "$target_dir")
 cargo fuzz build "${flags[@]}" acs_response
 built=$(date +%s)
 echo "fuzz.sh: built in $((built - start)) s"
