@@ -4,8 +4,9 @@
 //!
 //! Order matters: cheap structural refusals first (size, DTD, assertion count, then the
 //! strict libxml2 shape check of `xml_shape`: one UTF-8 root, the profile's signature
-//! layout), then the unsigned envelope — read only to *refuse* (wrong Status/Destination/Issuer), never to
-//! accept — then samael, then our checks on the very assertion samael verified.
+//! layout), then the unsigned envelope — read only to *refuse* (wrong Status, Destination,
+//! Issuer), never to accept — then samael, then our checks on the very assertion samael
+//! verified, read from the canonical bytes its signature covers.
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;

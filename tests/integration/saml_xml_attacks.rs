@@ -6,7 +6,8 @@
 //! that it is refused *and* that nobody was signed in as the CEO.
 //!
 //! Where a refusal comes from our own code, the comment names the function; several shapes
-//! are stopped twice (our structural layer first, samael's reduction behind it).
+//! are stopped twice (our structural layer first; samael, which hands back only the canonical
+//! bytes its signature covered, behind it).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
@@ -152,7 +153,7 @@ async fn spliced_envelope_control_is_accepted() {
 
 /// T05: exactly one root element and nothing after it. Caught by the strict parse in
 /// `saml::xml_shape::check` (libxml2 without recovery); the raw-text assertion count and
-/// samael's reduction would not notice trailing roots that carry no assertion.
+/// samael (whose own parse recovers from such damage) would not notice trailing roots.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t05_multiple_roots_trailing_data_no_root() {
     let (s, _) = tenant(json!({})).await;
@@ -402,7 +403,7 @@ async fn t08_reference_to_another_element() {
     s.stop().await;
 }
 
-/// T09: identity comes only from samael's verified, reduced output. The unsigned envelope
+/// T09: identity comes only from samael's verified output (the signed canonical bytes). The unsigned envelope
 /// carries a decoy Subject/NameID and email attribute for the CEO *before* the signed
 /// assertion: the test's own naive re-parse of the raw input (first NameID in document
 /// order) reads the CEO — and the gateway still signs in jane, the person the IdP signed
@@ -446,8 +447,9 @@ async fn t09_identity_never_comes_from_a_reparse_of_the_raw_input() {
 /// T10: DigestValue and SignedInfo tricks (xml-crypto's comment-in-DigestValue, SAMLStorm's
 /// second SignedInfo). The forged assertion's true digest is computed by signing it with an
 /// attacker key (a digest does not depend on the key) and smuggled in as a comment or as a
-/// second SignedInfo. Refused by xmlsec's digest check and by `saml::xml_shape::check`
-/// (exactly one SignedInfo and one Reference per signature).
+/// second SignedInfo. The comments are refused by xmlsec's digest check (it reads the text,
+/// not the comment); a second SignedInfo by `saml::xml_shape::check` (exactly one SignedInfo
+/// and one Reference per signature) and, behind it, by the envelope parse in `acs::check_envelope`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t10_digest_value_and_signed_info_tricks() {
     let (s, ceo) = tenant(json!({})).await;
@@ -670,7 +672,8 @@ async fn t11_attribute_pollution_namespace_confusion_void_canonicalization() {
 /// T03: the XSW family and samael's attack fixtures, rebuilt as shapes with our test IdP.
 /// `acs::count_elements` (exactly one Assertion, any prefix) and `saml::xml_shape::check`
 /// (the Assertion is a direct child of the Response; Reference = parent's ID; only the
-/// profile's transforms) refuse them before samael, whose reduction is the second line.
+/// profile's transforms) refuse them before samael, which would only return the element its
+/// signature covers.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn t03_signature_wrapping_shapes() {
     let (s, ceo) = tenant(json!({})).await;
