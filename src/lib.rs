@@ -14,6 +14,7 @@ pub mod console;
 pub mod demo;
 pub mod error;
 pub mod forward_auth;
+pub mod it_setup;
 pub mod login;
 pub mod metrics;
 pub mod oidc;

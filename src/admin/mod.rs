@@ -4,4 +4,5 @@
 //! run without a valid bearer token, compared in constant time.
 
 pub mod auth;
+pub mod it_setup;
 pub mod routes;

@@ -8,10 +8,12 @@ use actix_web::http::StatusCode;
 use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 
-use super::Admin;
+use super::{Actor, Admin};
+use crate::it_setup::{self, ItSetupLink};
 use crate::session::store as sessions;
 use crate::state::AppState;
 use crate::user::repo as users;
+use crate::web::cookies::IT_SETUP_COOKIE;
 use crate::web::error::PageError;
 use crate::web::extract::session_token;
 use crate::web::page::see_other;
@@ -60,11 +62,71 @@ async fn admin_of(req: HttpRequest) -> Result<Admin, actix_web::Error> {
     })
 }
 
+/// The live setup link this browser holds, if any.
+async fn setup_link_of(req: &HttpRequest) -> Result<Option<ItSetupLink>, actix_web::Error> {
+    let Some(secret) = req.cookie(IT_SETUP_COOKIE) else {
+        return Ok(None);
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>() else {
+        return Ok(None);
+    };
+    Ok(
+        it_setup::resolve(&*state.store, &*state.clock, secret.value())
+            .await
+            .map_err(PageError::from)?,
+    )
+}
+
+/// A setup link's holder on a page the link does not open: say so instead of asking them
+/// to sign in with an account they do not have.
+fn outside_setup_link(link: &ItSetupLink) -> actix_web::Error {
+    PageError::new(
+        StatusCode::FORBIDDEN,
+        "Not part of this setup link",
+        "Your setup link opens the single sign-on and provisioning setup pages only.",
+        "Go back to the setup pages; for anything else, ask the organisation's administrator.",
+    )
+    .with_action(
+        "Back to the setup",
+        format!("/admin/tenants/{}/saml", link.tenant_id),
+    )
+    .into()
+}
+
 impl FromRequest for Admin {
     type Error = actix_web::Error;
     type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        Box::pin(admin_of(req.clone()))
+        let req = req.clone();
+        Box::pin(async move {
+            match admin_of(req.clone()).await {
+                Ok(admin) => Ok(admin),
+                Err(refusal) => match setup_link_of(&req).await? {
+                    Some(link) => Err(outside_setup_link(&link)),
+                    None => Err(refusal),
+                },
+            }
+        })
+    }
+}
+
+impl FromRequest for Actor {
+    type Error = actix_web::Error;
+    type Future = LocalBoxFuture<'static, Result<Self, Self::Error>>;
+
+    /// A signed-in admin first; otherwise the holder of a live setup link; otherwise the
+    /// admin refusal (sign in, or "no console for members").
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            match admin_of(req.clone()).await {
+                Ok(admin) => Ok(Actor::Admin(Box::new(admin))),
+                Err(refusal) => match setup_link_of(&req).await? {
+                    Some(link) => Ok(Actor::ItSetup(link)),
+                    None => Err(refusal),
+                },
+            }
+        })
     }
 }

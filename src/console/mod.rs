@@ -6,11 +6,13 @@
 //! changes (certificates, SSO-only, API keys) need a sign-in from the last few minutes.
 
 pub mod auth;
+pub mod it_setup;
 pub mod routes;
 pub mod setup;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::it_setup::ItSetupLink;
 use crate::session::Session;
 use crate::user::{Role, User};
 
@@ -40,6 +42,108 @@ impl Admin {
 
     pub fn signed_in_recently(&self, now: OffsetDateTime) -> bool {
         now - self.session.created_at <= RECENT_SIGN_IN
+    }
+}
+
+/// What the console layout asks of every page: whether the viewer holds a setup link, in
+/// which case the navigation offers only the pages the link opens.
+pub trait Nav {
+    fn guest(&self) -> bool {
+        false
+    }
+}
+
+/// What every console handler needs to know about whoever is on the page.
+pub trait ConsoleUser {
+    fn may_manage(&self, tenant_id: &str) -> bool;
+    fn signed_in_recently(&self, now: OffsetDateTime) -> bool;
+    fn is_operator(&self) -> bool;
+    fn display_name(&self) -> String;
+}
+
+impl ConsoleUser for Admin {
+    fn may_manage(&self, tenant_id: &str) -> bool {
+        Admin::may_manage(self, tenant_id)
+    }
+    fn signed_in_recently(&self, now: OffsetDateTime) -> bool {
+        Admin::signed_in_recently(self, now)
+    }
+    fn is_operator(&self) -> bool {
+        Admin::is_operator(self)
+    }
+    fn display_name(&self) -> String {
+        self.user.email.clone()
+    }
+}
+
+impl ConsoleUser for Actor {
+    fn may_manage(&self, tenant_id: &str) -> bool {
+        Actor::may_manage(self, tenant_id)
+    }
+    fn signed_in_recently(&self, now: OffsetDateTime) -> bool {
+        Actor::signed_in_recently(self, now)
+    }
+    fn is_operator(&self) -> bool {
+        Actor::is_operator(self)
+    }
+    fn display_name(&self) -> String {
+        Actor::display_name(self)
+    }
+}
+
+/// Whoever is using a console page that a customer's IT admin may also open with a setup
+/// link (the SSO and provisioning pages). Every other page takes an [`Admin`].
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Admin(Box<Admin>),
+    /// Holder of a live IT-admin setup link: one tenant's SSO and provisioning setup only.
+    ItSetup(ItSetupLink),
+}
+
+impl Actor {
+    pub fn may_manage(&self, tenant_id: &str) -> bool {
+        match self {
+            Self::Admin(a) => a.may_manage(tenant_id),
+            Self::ItSetup(link) => link.tenant_id == tenant_id,
+        }
+    }
+
+    /// A setup link counts as a fresh sign-in: it is short-lived, made by an admin for
+    /// exactly this setup, and checked again on every request.
+    pub fn signed_in_recently(&self, now: OffsetDateTime) -> bool {
+        match self {
+            Self::Admin(a) => a.signed_in_recently(now),
+            Self::ItSetup(link) => now < link.expires_at,
+        }
+    }
+
+    pub fn is_operator(&self) -> bool {
+        matches!(self, Self::Admin(a) if a.is_operator())
+    }
+
+    /// Policy switches (SSO-only) stay with the tenant's own admins.
+    pub fn may_set_policy(&self) -> bool {
+        matches!(self, Self::Admin(_))
+    }
+
+    /// How the person is named on pages and in logs.
+    pub fn display_name(&self) -> String {
+        match self {
+            Self::Admin(a) => a.user.email.clone(),
+            Self::ItSetup(link) => format!("{} (setup link)", link.label),
+        }
+    }
+
+    /// Who ran a test sign-in, as recorded with its report.
+    pub fn test_runner(&self) -> String {
+        match self {
+            Self::Admin(a) => a.user.id.clone(),
+            Self::ItSetup(link) => link.id.clone(),
+        }
+    }
+
+    pub fn is_guest(&self) -> bool {
+        matches!(self, Self::ItSetup(_))
     }
 }
 
@@ -92,6 +196,33 @@ mod tests {
         assert!(admin(Role::Member, UserStatus::Active, 1).is_none());
         assert!(admin(Role::TenantAdmin, UserStatus::Deactivated, 1).is_none());
         assert!(admin(Role::Operator, UserStatus::Deprovisioned, 1).is_none());
+    }
+
+    #[test]
+    fn a_setup_link_opens_its_own_tenant_and_no_policy() {
+        let now = OffsetDateTime::now_utc();
+        let link = ItSetupLink {
+            id: "isl_1".into(),
+            tenant_id: "tn_a".into(),
+            label: "Jane".into(),
+            created_by: "it@a.test".into(),
+            hash: String::new(),
+            created_at: now,
+            expires_at: now + Duration::hours(2),
+            revoked_at: None,
+            last_used_at: None,
+        };
+        let guest = Actor::ItSetup(link);
+        assert!(guest.may_manage("tn_a"));
+        assert!(!guest.may_manage("tn_b"));
+        assert!(!guest.is_operator());
+        assert!(!guest.may_set_policy());
+        assert!(guest.signed_in_recently(now));
+        assert!(!guest.signed_in_recently(now + Duration::hours(3)));
+        let admin = Actor::Admin(Box::new(
+            admin(Role::TenantAdmin, UserStatus::Active, 1).unwrap(),
+        ));
+        assert!(admin.may_set_policy());
     }
 
     #[test]

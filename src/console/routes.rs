@@ -8,7 +8,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::setup::{self, FirstOperator};
-use super::Admin;
+use super::{Actor, Admin, ConsoleUser, Nav};
 use crate::apikey::repo::{self as apikeys, NewApiKey};
 use crate::apikey::Scope;
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
@@ -73,13 +73,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/setup/{token}", web::post().to(post_setup));
 }
 
-type Page = Result<HttpResponse, PageError>;
+pub(super) type Page = Result<HttpResponse, PageError>;
 
 /// The tenant in the path, if this admin may manage it. Another tenant's id reads as
 /// "not found", so ids cannot be probed.
-async fn managed_tenant(
+pub(super) async fn managed_tenant(
     state: &AppState,
-    admin: &Admin,
+    admin: &impl ConsoleUser,
     tenant_id: &str,
 ) -> Result<Tenant, PageError> {
     if !admin.may_manage(tenant_id) {
@@ -91,7 +91,11 @@ async fn managed_tenant(
 }
 
 /// Sensitive changes need a fresh sign-in; the page says so and leads back here after it.
-fn require_recent(state: &AppState, admin: &Admin, back_to: &str) -> Result<(), PageError> {
+pub(super) fn require_recent(
+    state: &AppState,
+    admin: &impl ConsoleUser,
+    back_to: &str,
+) -> Result<(), PageError> {
     if admin.signed_in_recently(state.clock.now()) {
         return Ok(());
     }
@@ -104,7 +108,7 @@ fn require_recent(state: &AppState, admin: &Admin, back_to: &str) -> Result<(), 
     .with_action("Sign in again", super::auth::sign_in_url(back_to)))
 }
 
-fn form_error(err: Error) -> Result<(String, String), PageError> {
+pub(super) fn form_error(err: Error) -> Result<(String, String), PageError> {
     match err {
         Error::Invalid { field, message } => Ok((field, message)),
         Error::Conflict(message) => Ok(("form".into(), message)),
@@ -116,7 +120,7 @@ fn date(t: time::OffsetDateTime) -> String {
     t.date().to_string()
 }
 
-fn datetime(t: time::OffsetDateTime) -> String {
+pub(super) fn datetime(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
@@ -158,6 +162,8 @@ struct TenantsPage {
     csrf_token: String,
 }
 
+impl Nav for TenantsPage {}
+
 async fn get_home(req: HttpRequest, admin: Admin, state: web::Data<AppState>) -> Page {
     if !admin.is_operator() {
         return Ok(see_other(&format!(
@@ -189,6 +195,8 @@ struct TenantPage {
     error: Option<String>,
     csrf_token: String,
 }
+
+impl Nav for TenantPage {}
 
 #[derive(Deserialize)]
 struct NoticeQuery {
@@ -354,6 +362,7 @@ fn provider_options(selected: &str) -> Vec<ProviderOption> {
 struct SamlPage {
     admin_email: String,
     is_operator: bool,
+    guest: bool,
     tenant: Tenant,
     sp_entity_id: String,
     sp_acs_url: String,
@@ -366,6 +375,12 @@ struct SamlPage {
     error: Option<(String, String)>,
     notice: Option<String>,
     csrf_token: String,
+}
+
+impl Nav for SamlPage {
+    fn guest(&self) -> bool {
+        self.guest
+    }
 }
 
 fn form_from(conn: &SamlConnection) -> SamlForm {
@@ -389,7 +404,7 @@ fn form_from(conn: &SamlConnection) -> SamlForm {
 async fn render_saml(
     req: &HttpRequest,
     state: &AppState,
-    admin: &Admin,
+    admin: &Actor,
     tenant: Tenant,
     form: Option<SamlForm>,
     error: Option<(String, String)>,
@@ -421,7 +436,8 @@ async fn render_saml(
         StatusCode::OK
     };
     let mut resp = with_forms(req, &state.config, status, |csrf_token| SamlPage {
-        admin_email: admin.user.email.clone(),
+        admin_email: admin.display_name(),
+        guest: admin.is_guest(),
         is_operator: admin.is_operator(),
         sp_metadata_url: endpoints.entity_id.clone(),
         sp_entity_id: endpoints.entity_id,
@@ -447,7 +463,7 @@ async fn render_saml(
 
 async fn get_saml(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<String>,
     query: web::Query<NoticeQuery>,
     state: web::Data<AppState>,
@@ -497,7 +513,7 @@ fn input_from(form: &SamlForm, existing: Option<&SamlConnection>) -> SamlConnect
 
 async fn post_saml(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<String>,
     form: web::Form<SamlForm>,
     state: web::Data<AppState>,
@@ -520,7 +536,7 @@ async fn post_saml(
     .await
     {
         Ok(_) => {
-            tracing::info!(tenant = %tenant.id, admin = %admin.user.id, "SAML connection saved in the console");
+            tracing::info!(tenant = %tenant.id, admin = %admin.display_name(), "SAML connection saved in the console");
             Ok(see_other(&format!("{back}?notice=saved")))
         }
         Err(e) => {
@@ -531,14 +547,14 @@ async fn post_saml(
 }
 
 #[derive(Deserialize)]
-struct CsrfForm {
-    csrf_token: String,
+pub(super) struct CsrfForm {
+    pub(super) csrf_token: String,
 }
 
 /// Starts a real SP-initiated flow marked as a test; the ACS ends it on a report.
 async fn post_saml_test(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<String>,
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
@@ -559,7 +575,7 @@ async fn post_saml_test(
         &endpoints,
         signer.as_ref(),
         None,
-        Some(admin.user.id.clone()),
+        Some(admin.test_runner()),
         state.clock.now(),
     )
     .await?;
@@ -572,6 +588,7 @@ async fn post_saml_test(
 struct TestReportPage {
     admin_email: String,
     is_operator: bool,
+    guest: bool,
     tenant: Tenant,
     at: String,
     passed: bool,
@@ -584,6 +601,12 @@ struct TestReportPage {
     identity: Option<crate::saml::diagnose::IdentitySummary>,
     response_xml: String,
     csrf_token: String,
+}
+
+impl Nav for TestReportPage {
+    fn guest(&self) -> bool {
+        self.guest
+    }
 }
 
 struct CheckView {
@@ -608,7 +631,7 @@ impl From<&Check> for CheckView {
 
 async fn get_test(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Page {
@@ -619,7 +642,8 @@ async fn get_test(
     let r = &record.report;
     with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
         TestReportPage {
-            admin_email: admin.user.email.clone(),
+            admin_email: admin.display_name(),
+            guest: admin.is_guest(),
             is_operator: admin.is_operator(),
             tenant,
             at: datetime(record.at),
@@ -662,6 +686,8 @@ struct UsersPage {
     notice: Option<String>,
     csrf_token: String,
 }
+
+impl Nav for UsersPage {}
 
 #[derive(Deserialize)]
 struct UsersQuery {
@@ -792,6 +818,8 @@ struct LogsPage {
     csrf_token: String,
 }
 
+impl Nav for LogsPage {}
+
 struct EventRow {
     at: String,
     reference: String,
@@ -913,6 +941,7 @@ struct KeyRow {
 struct ApiKeysPage {
     admin_email: String,
     is_operator: bool,
+    guest: bool,
     tenant: Tenant,
     keys: Vec<KeyRow>,
     scim_base_url: String,
@@ -921,6 +950,12 @@ struct ApiKeysPage {
     error: Option<(String, String)>,
     notice: Option<String>,
     csrf_token: String,
+}
+
+impl Nav for ApiKeysPage {
+    fn guest(&self) -> bool {
+        self.guest
+    }
 }
 
 fn scope_names(scopes: &[Scope]) -> String {
@@ -937,7 +972,7 @@ fn scope_names(scopes: &[Scope]) -> String {
 async fn render_api_keys(
     req: &HttpRequest,
     state: &AppState,
-    admin: &Admin,
+    admin: &Actor,
     tenant: Tenant,
     created: Option<(String, String)>,
     error: Option<(String, String)>,
@@ -961,7 +996,8 @@ async fn render_api_keys(
         StatusCode::OK
     };
     with_forms(req, &state.config, status, |csrf_token| ApiKeysPage {
-        admin_email: admin.user.email.clone(),
+        admin_email: admin.display_name(),
+        guest: admin.is_guest(),
         is_operator: admin.is_operator(),
         tenant,
         keys,
@@ -975,7 +1011,7 @@ async fn render_api_keys(
 
 async fn get_api_keys(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<String>,
     query: web::Query<NoticeQuery>,
     state: web::Data<AppState>,
@@ -999,7 +1035,7 @@ struct NewKeyForm {
 /// shown again). Needs a recent sign-in: a key provisions and deprovisions people.
 async fn post_api_key(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<String>,
     form: web::Form<NewKeyForm>,
     state: web::Data<AppState>,
@@ -1024,7 +1060,7 @@ async fn post_api_key(
     };
     match apikeys::create(&*state.store, &*state.clock, &tenant.id, new).await {
         Ok((key, secret)) => {
-            tracing::info!(tenant = %tenant.id, admin = %admin.user.id, key = %key.id, "API key created in the console");
+            tracing::info!(tenant = %tenant.id, admin = %admin.display_name(), key = %key.id, "API key created in the console");
             let mut resp = render_api_keys(
                 &req,
                 &state,
@@ -1051,7 +1087,7 @@ async fn post_api_key(
 
 async fn post_revoke_api_key(
     req: HttpRequest,
-    admin: Admin,
+    admin: Actor,
     path: web::Path<(String, String)>,
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
@@ -1060,7 +1096,7 @@ async fn post_revoke_api_key(
     let (tenant_id, key_id) = path.into_inner();
     let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
     apikeys::revoke(&*state.store, &*state.clock, &tenant.id, &key_id).await?;
-    tracing::info!(tenant = %tenant.id, admin = %admin.user.id, key = %key_id, "API key revoked in the console");
+    tracing::info!(tenant = %tenant.id, admin = %admin.display_name(), key = %key_id, "API key revoked in the console");
     Ok(see_other(&format!(
         "/admin/tenants/{}/api-keys?notice=key_revoked",
         tenant.id

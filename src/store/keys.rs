@@ -185,3 +185,18 @@ pub fn scim_group_members(group_id: &str) -> String {
 pub fn scim_user_groups(user_id: &str) -> String {
     format!("scim_user_groups:{user_id}")
 }
+
+/// An IT-admin setup link's record.
+pub fn it_setup_link(link_id: &str) -> String {
+    format!("it_setup_link:{link_id}")
+}
+
+/// Lookup of a live setup link by the SHA-256 of its secret (hex); the value is the link id.
+pub fn it_setup_hash(hash_hex: &str) -> String {
+    format!("it_setup_hash:{hash_hex}")
+}
+
+/// Index of a tenant's setup link ids.
+pub fn tenant_it_setup_links(tenant_id: &str) -> String {
+    format!("tenant_it_setup_links:{tenant_id}")
+}

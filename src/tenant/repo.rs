@@ -214,6 +214,7 @@ pub async fn delete(store: &dyn Store, id: &str) -> Result<()> {
     let tenant = require(store, id).await?;
     crate::scim::purge_tenant(store, &tenant.id).await?;
     crate::user::repo::delete_all_in_tenant(store, &tenant.id).await?;
+    crate::it_setup::delete_all_in_tenant(store, &tenant.id).await?;
     for d in tenant.domains() {
         release_domain(store, d, &tenant.id).await?;
     }

@@ -85,3 +85,20 @@ pub fn oidc_flow(config: &Config, value: String) -> Cookie<'static> {
         .max_age(CookieDuration::seconds(600))
         .finish()
 }
+
+pub const IT_SETUP_COOKIE: &str = "gatehouse_it_setup";
+
+/// Carries an IT-admin setup link's secret once the link has been opened, so the secret
+/// leaves the address bar (and the history) after the first request.
+/// - path `/admin`: only the console sees it;
+/// - `SameSite=Lax`: a test sign-in comes back from the IdP as a top-level navigation;
+/// - `HttpOnly`, `Secure` over https; it dies with the link.
+pub fn it_setup(config: &Config, secret: String, lifetime_secs: i64) -> Cookie<'static> {
+    Cookie::build(IT_SETUP_COOKIE, secret)
+        .path("/admin")
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .secure(config.is_https())
+        .max_age(CookieDuration::seconds(lifetime_secs.max(0)))
+        .finish()
+}

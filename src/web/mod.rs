@@ -20,6 +20,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::oidc::routes::configure(cfg);
     crate::apikey::routes::configure(cfg);
     crate::scim::routes::configure(cfg);
+    // Before the `/api/v1` scope, which would otherwise take every path under it.
+    crate::admin::it_setup::configure(cfg);
     crate::admin::routes::configure(cfg);
     crate::console::routes::configure(cfg);
+    crate::console::it_setup::configure(cfg);
 }

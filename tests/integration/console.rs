@@ -12,17 +12,17 @@ use serde_json::{json, Value};
 use crate::common::{csrf_from, header, session_cookie, unique_domain, Backend, TestApp, PASSWORD};
 use crate::saml_idp::{Resp, TestIdp};
 
-struct Console {
-    app: TestApp,
-    tenant: Value,
-    domain: String,
-    admin: reqwest::Client,
-    idp: TestIdp,
+pub(crate) struct Console {
+    pub(crate) app: TestApp,
+    pub(crate) tenant: Value,
+    pub(crate) domain: String,
+    pub(crate) admin: reqwest::Client,
+    pub(crate) idp: TestIdp,
 }
 
 impl Console {
     /// A tenant, a signed-in tenant admin, and an IdP not yet connected.
-    async fn new(backend: Backend) -> Self {
+    pub(crate) async fn new(backend: Backend) -> Self {
         let app = TestApp::spawn(backend).await;
         let domain = unique_domain();
         let tenant = app.create_tenant(&domain, false).await;
@@ -50,16 +50,16 @@ impl Console {
         }
     }
 
-    fn tid(&self) -> &str {
+    pub(crate) fn tid(&self) -> &str {
         self.tenant["id"].as_str().unwrap()
     }
 
-    async fn page(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn page(&self, path: &str) -> (u16, String) {
         let r = self.admin.get(self.app.url(path)).send().await.unwrap();
         (r.status().as_u16(), r.text().await.unwrap())
     }
 
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    pub(crate) async fn post(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let (_, html) = self.page(&format!("/admin/tenants/{}", self.tid())).await;
         let csrf = csrf_from(&html);
         let mut form: Vec<(&str, &str)> = vec![("csrf_token", &csrf)];
@@ -72,7 +72,7 @@ impl Console {
             .unwrap()
     }
 
-    async fn save_saml(&self, certificate: &str) -> reqwest::Response {
+    pub(crate) async fn save_saml(&self, certificate: &str) -> reqwest::Response {
         let path = format!("/admin/tenants/{}/saml", self.tid());
         self.post(
             &path,
@@ -88,7 +88,7 @@ impl Console {
     }
 
     /// Starts a test sign-in; returns the AuthnRequest ID and RelayState it sent.
-    async fn start_test(&self) -> (String, String) {
+    pub(crate) async fn start_test(&self) -> (String, String) {
         let r = self
             .post(&format!("/admin/tenants/{}/saml/test", self.tid()), &[])
             .await;
@@ -104,7 +104,7 @@ impl Console {
         (parsed.id, q["RelayState"].clone())
     }
 
-    fn resp(&self, request_id: &str, email: &str) -> Resp {
+    pub(crate) fn resp(&self, request_id: &str, email: &str) -> Resp {
         Resp::new(
             &self.app.url(&format!("/saml/acs/{}", self.domain)),
             &self.app.url(&format!("/saml/metadata/{}", self.domain)),
@@ -115,7 +115,7 @@ impl Console {
 
     /// Posts a response to the ACS the way the IdP's page would (no console cookie is
     /// needed there); returns the report page the ACS sent the admin to.
-    async fn finish_test(&self, encoded: &str, relay: &str) -> String {
+    pub(crate) async fn finish_test(&self, encoded: &str, relay: &str) -> String {
         let idp_browser = self.app.client();
         let r = idp_browser
             .post(self.app.url(&format!("/saml/acs/{}", self.domain)))

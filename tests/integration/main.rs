@@ -7,6 +7,7 @@ mod common;
 
 mod admin_api;
 mod console;
+mod console_it_setup;
 mod demo;
 mod forward_auth;
 mod login;
