@@ -120,8 +120,11 @@ fn date(t: time::OffsetDateTime) -> String {
     t.date().to_string()
 }
 
+/// To the second: nanoseconds only make a table harder to read.
 pub(super) fn datetime(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default()
 }
 

@@ -498,10 +498,64 @@ for (const store of stores) {
       assert.ok(rows.some((r) => /password/.test(r)), rows.join('\n'));
     });
 
+    it('a setup link lets the IT admin, without an account, finish SSO and provisioning only', async () => {
+      const nav = page.getByRole('navigation', { name: 'Console' });
+      await nav.getByRole('link', { name: 'Setup links' }).click();
+      await page.waitForURL(`${gw.base}/admin/tenants/${tenant.id}/it-setup`);
+      await page.getByLabel('Who it is for').fill('Jane, Acme IT');
+      await page.getByLabel('Valid for').selectOption({ label: '1 day' });
+      await page.getByRole('button', { name: 'Create link' }).click();
+      await page.waitForLoadState('load');
+      const link = await page.locator('#new-link-url').innerText();
+      assert.match(link, new RegExp(`^${escapeRe(gw.base)}/it-setup/ghs_[A-Za-z0-9_-]{43}$`));
+      await capture('it-setup');
+
+      // Jane's own browser: no account, no session.
+      const jane = await launchBrowser();
+      const adminPage = page;
+      try {
+        page = await jane.context.newPage();
+        await page.goto(link);
+        assert.equal(page.url(), `${gw.base}/admin/tenants/${tenant.id}/saml`, 'the secret leaves the address bar');
+        const janeNav = page.getByRole('navigation', { name: 'Console' });
+        assert.deepEqual(
+          await janeNav.getByRole('link').allInnerTexts(),
+          ['Authentication › SAML', 'Provisioning (API keys)'],
+          'only the pages the link opens',
+        );
+        assert.match(await janeNav.innerText(), /Jane, Acme IT/);
+        await capture('guest-saml');
+
+        await testSignIn(testPerson);
+        assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Test sign-in passed');
+        await capture('guest-test-pass');
+
+        const users = await page.goto(`${gw.base}/admin/tenants/${tenant.id}/users`);
+        assert.equal(users.status(), 403);
+        assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Not part of this setup link');
+
+        // Revoked by the admin: Jane's next click leads nowhere.
+        const janePage = page;
+        page = adminPage;
+        // A fresh GET: reloading the page that showed the link would post the form again.
+        await page.goto(`${gw.base}/admin/tenants/${tenant.id}/it-setup`);
+        await Promise.all([
+          page.waitForURL(/notice=revoked$/),
+          page.getByRole('button', { name: 'Revoke the link for Jane, Acme IT' }).click(),
+        ]);
+        const after = await janePage.goto(`${gw.base}/admin/tenants/${tenant.id}/saml`);
+        assert.equal(new URL(janePage.url()).pathname, '/login', `sent to sign in (${after.status()})`);
+      } finally {
+        page = adminPage;
+        await jane.close();
+      }
+    });
+
     it('axe-core: no serious or critical violation on any console page', () => {
       const expected = [
         'setup', 'home', 'login', 'tenant', 'saml', 'tenant-sso-only-refused', 'test-pass',
         'test-fail-certificate', 'test-fail-audience', 'tenant-sso-only-on', 'users', 'login-sso-only', 'logs',
+        'it-setup', 'guest-saml', 'guest-test-pass',
       ];
       assert.deepEqual(Object.keys(axe).sort(), [...expected].sort(), 'every page was checked');
       const blocking = Object.entries(axe).flatMap(([name, s]) =>
