@@ -10,7 +10,7 @@ set -euo pipefail
 mode="${1:-test}"
 
 build_pkgs=(pkg-config libssl-dev libxml2-dev libxmlsec1-dev libclang-dev)
-test_pkgs=(xmlsec1 openssl redis-server wrk chromium chromium-driver curl ca-certificates)
+test_pkgs=(xmlsec1 openssl redis-server wrk chromium chromium-driver curl ca-certificates dnsmasq-base)
 
 case "$mode" in
   run) wanted=("${build_pkgs[@]}") ;;

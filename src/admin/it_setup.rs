@@ -6,7 +6,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::auth::AdminAuth;
-use crate::console::it_setup::link_url;
+use crate::console::routes::it_setup::link_url;
 use crate::it_setup::{self, ItSetupLink, LinkStatus, NewItSetupLink};
 use crate::state::AppState;
 use crate::tenant::repo as tenants;

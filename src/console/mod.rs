@@ -6,7 +6,6 @@
 //! changes (certificates, SSO-only, API keys) need a sign-in from the last few minutes.
 
 pub mod auth;
-pub mod it_setup;
 pub mod routes;
 pub mod setup;
 

@@ -24,5 +24,5 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::admin::it_setup::configure(cfg);
     crate::admin::routes::configure(cfg);
     crate::console::routes::configure(cfg);
-    crate::console::it_setup::configure(cfg);
+    crate::console::routes::it_setup::configure(cfg);
 }

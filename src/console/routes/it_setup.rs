@@ -8,8 +8,8 @@ use actix_web::{web, HttpRequest};
 use askama::Template;
 use serde::Deserialize;
 
-use super::routes::{datetime, form_error, managed_tenant, require_recent, CsrfForm, Page};
-use super::{Admin, Nav};
+use super::{datetime, form_error, managed_tenant, require_recent, CsrfForm, Page};
+use crate::console::{Admin, Nav};
 use crate::it_setup::{self, ItSetupLink, NewItSetupLink, MAX_LIFETIME_HOURS};
 use crate::oidc::connection as oidc_connection;
 use crate::state::AppState;
