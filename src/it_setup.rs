@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use crate::apikey::hash_secret;
+use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::random;
@@ -119,7 +120,7 @@ pub async fn create(
     store: &dyn Store,
     clock: &dyn Clock,
     tenant_id: &str,
-    created_by: &str,
+    by: &ChangedBy,
     new: NewItSetupLink,
 ) -> Result<(ItSetupLink, String)> {
     let label = validate(&new)?;
@@ -146,7 +147,7 @@ pub async fn create(
         id: random::id("isl"),
         tenant_id: tenant_id.to_owned(),
         label,
-        created_by: created_by.to_owned(),
+        created_by: by.describe(),
         hash: hash_secret(&secret),
         created_at: now,
         expires_at: now + lifetime,
@@ -175,6 +176,21 @@ pub async fn create(
     {
         return Err(Error::Internal("setup link hash collision".into()));
     }
+    let event = ChangeEvent::new(
+        now,
+        tenant_id,
+        by.clone(),
+        Area::SetupLinks,
+        format!("setup link for \"{}\" created", link.label),
+    )
+    .detail(format!(
+        "id {}, valid until {}",
+        link.id,
+        link.expires_at
+            .replace_nanosecond(0)
+            .unwrap_or(link.expires_at)
+    ));
+    changes::record(store, &event).await;
     Ok((link, secret))
 }
 
@@ -224,6 +240,7 @@ pub async fn revoke(
     clock: &dyn Clock,
     tenant_id: &str,
     link_id: &str,
+    by: &ChangedBy,
 ) -> Result<ItSetupLink> {
     let mut link = get(store, link_id)
         .await?
@@ -241,6 +258,15 @@ pub async fn revoke(
                 Some(KEEP_AFTER_END),
             )
             .await?;
+        let event = ChangeEvent::new(
+            now,
+            tenant_id,
+            by.clone(),
+            Area::SetupLinks,
+            format!("setup link for \"{}\" revoked", link.label),
+        )
+        .detail(format!("id {}", link.id));
+        changes::record(store, &event).await;
     }
     Ok(link)
 }

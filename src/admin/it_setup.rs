@@ -1,6 +1,7 @@
 //! `/api/v1/tenants/{tenant_id}/it-setup-links`: create (the link is in this response
 //! only), list, revoke — the console's setup-link page as an API.
 
+use crate::audit::changes::ChangedBy;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -12,8 +13,6 @@ use crate::state::AppState;
 use crate::tenant::repo as tenants;
 use crate::web::error::ApiError;
 
-/// Who created a link through the API, as its list shows.
-const API_CREATOR: &str = "admin API token";
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -82,7 +81,7 @@ async fn post_link(
         &*state.store,
         &*state.clock,
         &tenant.id,
-        API_CREATOR,
+        &ChangedBy::AdminApi,
         body.into_inner(),
     )
     .await?;
@@ -116,6 +115,13 @@ async fn delete_link(
 ) -> ApiResult {
     let (tenant_id, link_id) = path.into_inner();
     let tenant = tenants::require(&*state.store, &tenant_id).await?;
-    it_setup::revoke(&*state.store, &*state.clock, &tenant.id, &link_id).await?;
+    it_setup::revoke(
+        &*state.store,
+        &*state.clock,
+        &tenant.id,
+        &link_id,
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

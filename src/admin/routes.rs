@@ -4,6 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::AdminAuth;
+use crate::audit::changes::ChangedBy;
 use crate::audit::login::{self as login_events, Outcome};
 use crate::audit::Window;
 use crate::error::Error;
@@ -178,7 +179,14 @@ async fn patch_tenant(
             saml::test_login::require_passed(&*state.store, &id).await?;
         }
     }
-    let tenant = tenants::update(&*state.store, &*state.clock, &id, change).await?;
+    let tenant = tenants::update(
+        &*state.store,
+        &*state.clock,
+        &id,
+        change,
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::Ok().json(tenant))
 }
 
@@ -215,7 +223,14 @@ async fn post_domain(
         secondary_domains: Some(secondary),
         ..Default::default()
     };
-    let updated: Tenant = tenants::update(&*state.store, &*state.clock, &id, change).await?;
+    let updated: Tenant = tenants::update(
+        &*state.store,
+        &*state.clock,
+        &id,
+        change,
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(updated))
 }
 
@@ -245,7 +260,14 @@ async fn delete_domain(
         secondary_domains: Some(remaining),
         ..Default::default()
     };
-    tenants::update(&*state.store, &*state.clock, &id, change).await?;
+    tenants::update(
+        &*state.store,
+        &*state.clock,
+        &id,
+        change,
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -455,20 +477,13 @@ async fn put_saml(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let tenant = tenants::require(&*state.store, &id).await?;
-    if crate::oidc::connection::get(&*state.store, &tenant.id)
-        .await?
-        .is_some()
-    {
-        return Err(ApiError(Error::Conflict(
-            "this tenant already signs in with OpenID Connect; delete its OIDC connection first (a tenant has one SSO connection)".into(),
-        )));
-    }
     saml::connection::save(
         &*state.store,
         &*state.clock,
         state.config.outbound,
         &tenant.id,
         body.into_inner(),
+        &ChangedBy::AdminApi,
     )
     .await?;
     Ok(HttpResponse::Ok().json(saml_settings(&state, &tenant.id).await?))
@@ -476,7 +491,7 @@ async fn put_saml(
 
 async fn delete_saml(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
     tenants::require(&*state.store, &id).await?;
-    if saml::connection::delete(&*state.store, &id).await? {
+    if saml::connection::delete(&*state.store, &*state.clock, &id, &ChangedBy::AdminApi).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError(Error::NotFound("SAML connection")))
@@ -555,6 +570,7 @@ async fn put_oidc(
         &state.oidc,
         &tenant.id,
         body.into_inner(),
+        &ChangedBy::AdminApi,
     )
     .await?;
     Ok(HttpResponse::Ok().json(oidc_settings(&state, &tenant.id).await?))
@@ -562,7 +578,9 @@ async fn put_oidc(
 
 async fn delete_oidc(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
     tenants::require(&*state.store, &id).await?;
-    if crate::oidc::connection::delete(&*state.store, &id).await? {
+    if crate::oidc::connection::delete(&*state.store, &*state.clock, &id, &ChangedBy::AdminApi)
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError(Error::NotFound("OIDC connection")))

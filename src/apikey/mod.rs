@@ -34,6 +34,24 @@ pub enum Scope {
     Admin,
 }
 
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Scim => "scim",
+            Scope::Admin => "admin",
+        }
+    }
+}
+
+/// `scim, admin`, as pages and the configuration log show scopes.
+pub fn scope_list(scopes: &[Scope]) -> String {
+    scopes
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKey {
     pub id: String,

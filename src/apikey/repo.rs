@@ -7,7 +7,9 @@ use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::scope_list;
 use super::{generate_secret, hash_secret, ApiKey, Scope};
+use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::random;
@@ -73,6 +75,7 @@ pub async fn create(
     clock: &dyn Clock,
     tenant_id: &str,
     new: NewApiKey,
+    by: &ChangedBy,
 ) -> Result<(ApiKey, String)> {
     let label = validate_label(&new.label)?;
     if new.scopes.is_empty() {
@@ -120,6 +123,15 @@ pub async fn create(
         // 256 random bits collided: practically impossible, but never share a lookup.
         return Err(Error::Internal("API key hash collision".into()));
     }
+    let event = ChangeEvent::new(
+        key.created_at,
+        tenant_id,
+        by.clone(),
+        Area::ApiKeys,
+        format!("API key \"{}\" created", key.label),
+    )
+    .detail(format!("id {}, scopes {}", key.id, scope_list(&key.scopes)));
+    changes::record(store, &event).await;
     Ok((key, secret))
 }
 
@@ -152,6 +164,7 @@ pub async fn revoke(
     clock: &dyn Clock,
     tenant_id: &str,
     key_id: &str,
+    by: &ChangedBy,
 ) -> Result<ApiKey> {
     let mut key = get(store, key_id)
         .await?
@@ -164,6 +177,15 @@ pub async fn revoke(
         store
             .put(&keys::api_key(&key.id), &encode(&key)?, None)
             .await?;
+        let event = ChangeEvent::new(
+            clock.now(),
+            tenant_id,
+            by.clone(),
+            Area::ApiKeys,
+            format!("API key \"{}\" revoked", key.label),
+        )
+        .detail(format!("id {}", key.id));
+        changes::record(store, &event).await;
     }
     Ok(key)
 }

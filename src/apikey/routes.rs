@@ -1,6 +1,7 @@
 //! `/api/v1/tenants/{tenant_id}/api-keys`: create (the secret is in this response only),
 //! list, revoke. Operator-authorized like the rest of `/api/v1`.
 
+use crate::audit::changes::ChangedBy;
 use actix_web::{web, HttpResponse};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -72,8 +73,14 @@ async fn post_api_key(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let tenant = tenants::require(&*state.store, &tenant_id).await?;
-    let (key, secret) =
-        repo::create(&*state.store, &*state.clock, &tenant.id, body.into_inner()).await?;
+    let (key, secret) = repo::create(
+        &*state.store,
+        &*state.clock,
+        &tenant.id,
+        body.into_inner(),
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::Created()
         .insert_header(("cache-control", "no-store"))
         .json(CreatedApiKey {
@@ -104,6 +111,13 @@ async fn delete_api_key(
 ) -> ApiResult {
     let (tenant_id, key_id) = path.into_inner();
     tenants::require(&*state.store, &tenant_id).await?;
-    repo::revoke(&*state.store, &*state.clock, &tenant_id, &key_id).await?;
+    repo::revoke(
+        &*state.store,
+        &*state.clock,
+        &tenant_id,
+        &key_id,
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -1,11 +1,13 @@
 //! Append-only records kept for a retention period and read newest first: login events
-//! ([`login`]) and the SCIM provisioning log. Both answer an admin's "why did this fail?",
-//! so each entry carries the precise cause and the reference id the person was shown.
+//! ([`login`]), the SCIM provisioning log, and configuration changes ([`changes`]). They
+//! answer an admin's "why did this fail?" and "what changed?", so each entry carries the
+//! precise cause and a reference id.
 //!
 //! An entry is a JSON value under its own key (expiring after the retention period) plus a
 //! member `{time}:{id}` of a per-tenant ordered index. Zero-padded nanoseconds make the
 //! index's lexicographic order chronological, so paging from its end is newest first.
 
+pub mod changes;
 pub mod login;
 
 use std::time::Duration;
@@ -39,6 +41,8 @@ const MAX_SCANNED: usize = 5_000;
 pub enum Journal {
     Login,
     Provisioning,
+    /// Configuration changes ([`changes`]).
+    Changes,
 }
 
 impl Journal {
@@ -46,6 +50,7 @@ impl Journal {
         match self {
             Journal::Login => "login",
             Journal::Provisioning => "provisioning",
+            Journal::Changes => "changes",
         }
     }
 }

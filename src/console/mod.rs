@@ -11,6 +11,7 @@ pub mod setup;
 
 use time::{Duration, OffsetDateTime};
 
+use crate::audit::changes::ChangedBy;
 use crate::it_setup::ItSetupLink;
 use crate::session::Session;
 use crate::user::{Role, User};
@@ -58,6 +59,8 @@ pub trait ConsoleUser {
     fn signed_in_recently(&self, now: OffsetDateTime) -> bool;
     fn is_operator(&self) -> bool;
     fn display_name(&self) -> String;
+    /// How the configuration log names this person.
+    fn changed_by(&self) -> ChangedBy;
 }
 
 impl ConsoleUser for Admin {
@@ -73,6 +76,12 @@ impl ConsoleUser for Admin {
     fn display_name(&self) -> String {
         self.user.email.clone()
     }
+    fn changed_by(&self) -> ChangedBy {
+        ChangedBy::Person {
+            user_id: self.user.id.clone(),
+            email: self.user.email.clone(),
+        }
+    }
 }
 
 impl ConsoleUser for Actor {
@@ -87,6 +96,15 @@ impl ConsoleUser for Actor {
     }
     fn display_name(&self) -> String {
         Actor::display_name(self)
+    }
+    fn changed_by(&self) -> ChangedBy {
+        match self {
+            Self::Admin(a) => a.changed_by(),
+            Self::ItSetup(link) => ChangedBy::SetupLink {
+                link_id: link.id.clone(),
+                label: link.label.clone(),
+            },
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod idp;
 pub mod routes;
 
+use crate::audit::changes::ChangedBy;
 use std::net::SocketAddr;
 
 use crate::error::{Error, Result};
@@ -70,6 +71,9 @@ pub async fn provision(state: &AppState, idp: &DemoIdp) -> Result<DemoAccounts> 
             certificate: Some(idp.cert_pem.clone()),
             jit_provisioning: true,
             ..SamlConnectionInput::default()
+        },
+        &ChangedBy::Gateway {
+            task: "demo setup".into(),
         },
     )
     .await?;

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 
 use super::global::check_provider_url;
 use super::provider::{discovery_url_for, IssuerRule, Providers};
+use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy, Diff};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::store::{encode, get_json, keys, Store};
@@ -85,6 +86,21 @@ pub struct ClaimMap {
     pub family_name: Option<String>,
     /// A claim holding a list of group names (or one name); `null`: groups are not synced.
     pub groups: Option<String>,
+}
+
+impl ClaimMap {
+    /// `email=email, email_verified=email_verified, …` for the configuration log.
+    pub fn describe(&self) -> String {
+        let name = |n: &Option<String>| n.clone().unwrap_or_else(|| "(not mapped)".into());
+        format!(
+            "email={}, email_verified={}, given_name={}, family_name={}, groups={}",
+            self.email,
+            name(&self.email_verified),
+            name(&self.given_name),
+            name(&self.family_name),
+            name(&self.groups)
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,6 +295,7 @@ pub async fn save(
     providers: &Providers,
     tenant_id: &str,
     input: OidcConnectionInput,
+    by: &ChangedBy,
 ) -> Result<OidcConnection> {
     if crate::saml::connection::get(store, tenant_id)
         .await?
@@ -309,15 +326,71 @@ pub async fn save(
             None,
         )
         .await?;
+    let summary = match &existing {
+        Some(_) => "OIDC connection changed",
+        None => "OIDC connection set up",
+    };
+    let event = ChangeEvent::new(clock.now(), tenant_id, by.clone(), Area::Oidc, summary)
+        .details(describe_changes(existing.as_ref(), &connection));
+    changes::record(store, &event).await;
     Ok(connection)
+}
+
+/// What differs between two versions of a connection, one line per setting; the client
+/// secret only as "changed", never its value.
+pub fn describe_changes(old: Option<&OidcConnection>, new: &OidcConnection) -> Vec<String> {
+    let mut diff = Diff::default();
+    diff.field("provider", old.map(|o| o.provider.id()), new.provider.id());
+    diff.field("issuer", old.map(|o| o.issuer.as_str()), &new.issuer);
+    diff.field(
+        "client id",
+        old.map(|o| o.client_id.as_str()),
+        &new.client_id,
+    );
+    diff.field(
+        "scopes",
+        old.map(|o| o.scopes.join(" ")).as_deref(),
+        &new.scopes.join(" "),
+    );
+    diff.field(
+        "claims",
+        old.map(|o| o.claims.describe()).as_deref(),
+        &new.claims.describe(),
+    );
+    diff.switch(
+        "just-in-time creation",
+        old.map(|o| o.jit_provisioning),
+        new.jit_provisioning,
+    );
+    if old.is_some_and(|o| o.client_secret != new.client_secret) {
+        diff.line("client secret: changed");
+    }
+    diff.into_lines()
 }
 
 pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<Option<OidcConnection>> {
     Ok(get_json(store, &keys::oidc_connection(tenant_id)).await?)
 }
 
-pub async fn delete(store: &dyn Store, tenant_id: &str) -> Result<bool> {
-    Ok(store.delete(&keys::oidc_connection(tenant_id)).await?)
+/// Removes the connection (recorded in the configuration log); false when there was none.
+pub async fn delete(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    by: &ChangedBy,
+) -> Result<bool> {
+    let removed = store.delete(&keys::oidc_connection(tenant_id)).await?;
+    if removed {
+        let event = ChangeEvent::new(
+            clock.now(),
+            tenant_id,
+            by.clone(),
+            Area::Oidc,
+            "OIDC connection removed",
+        );
+        changes::record(store, &event).await;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use time::OffsetDateTime;
 use url::Url;
 
 use super::cert::{parse_certificates, read_metadata, IdpCertificate};
+use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy, Diff};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::outbound::{self, Policy};
@@ -280,15 +281,28 @@ pub async fn fetch_metadata(input: &mut SamlConnectionInput, policy: Policy) -> 
     Ok(())
 }
 
+/// Validates (fetching `metadata_url` when given) and stores the connection, and records
+/// what changed in the configuration log. A tenant has one SSO connection: saving SAML
+/// while an OIDC connection exists is a conflict.
 pub async fn save(
     store: &dyn Store,
     clock: &dyn Clock,
     policy: Policy,
     tenant_id: &str,
     mut input: SamlConnectionInput,
+    by: &ChangedBy,
 ) -> Result<SamlConnection> {
+    if crate::oidc::connection::get(store, tenant_id)
+        .await?
+        .is_some()
+    {
+        return Err(Error::Conflict(
+            "this tenant already signs in with OpenID Connect; delete its OIDC connection first (a tenant has one SSO connection)".into(),
+        ));
+    }
     fetch_metadata(&mut input, policy).await?;
     let connection = build(tenant_id, input, clock.now())?;
+    let previous = get(store, tenant_id).await?;
     store
         .put(
             &keys::saml_connection(tenant_id),
@@ -296,15 +310,95 @@ pub async fn save(
             None,
         )
         .await?;
+    let summary = match previous {
+        Some(_) => "SAML connection changed",
+        None => "SAML connection set up",
+    };
+    let event = ChangeEvent::new(clock.now(), tenant_id, by.clone(), Area::Saml, summary)
+        .details(describe_changes(previous.as_ref(), &connection));
+    changes::record(store, &event).await;
     Ok(connection)
+}
+
+/// What differs between two versions of a connection, one line per setting, in the words
+/// of the console (certificates by SHA-256 fingerprint).
+pub fn describe_changes(old: Option<&SamlConnection>, new: &SamlConnection) -> Vec<String> {
+    let mut diff = Diff::default();
+    diff.field(
+        "provider",
+        old.map(|o| o.provider.label()),
+        new.provider.label(),
+    );
+    diff.field(
+        "IdP Entity ID",
+        old.map(|o| o.idp_entity_id.as_str()),
+        &new.idp_entity_id,
+    );
+    diff.field(
+        "IdP SSO URL",
+        old.map(|o| o.idp_sso_url.as_str()),
+        &new.idp_sso_url,
+    );
+    diff.field(
+        "metadata URL",
+        old.map(|o| o.metadata_url.as_deref().unwrap_or("none")),
+        new.metadata_url.as_deref().unwrap_or("none"),
+    );
+    diff.switch(
+        "IdP-initiated login",
+        old.map(|o| o.allow_idp_initiated),
+        new.allow_idp_initiated,
+    );
+    diff.switch(
+        "just-in-time creation",
+        old.map(|o| o.jit_provisioning),
+        new.jit_provisioning,
+    );
+    diff.switch(
+        "signed AuthnRequests",
+        old.map(|o| o.sign_authn_requests),
+        new.sign_authn_requests,
+    );
+    let fingerprints = |c: &SamlConnection| -> Vec<String> {
+        c.certificates
+            .iter()
+            .map(|c| c.sha256_fingerprint.clone())
+            .collect()
+    };
+    let before = old.map(fingerprints).unwrap_or_default();
+    let after = fingerprints(new);
+    for added in after.iter().filter(|f| !before.contains(f)) {
+        diff.line(format!("certificate added: SHA-256 {added}"));
+    }
+    for removed in before.iter().filter(|f| !after.contains(f)) {
+        diff.line(format!("certificate removed: SHA-256 {removed}"));
+    }
+    diff.into_lines()
 }
 
 pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<Option<SamlConnection>> {
     Ok(get_json(store, &keys::saml_connection(tenant_id)).await?)
 }
 
-pub async fn delete(store: &dyn Store, tenant_id: &str) -> Result<bool> {
-    Ok(store.delete(&keys::saml_connection(tenant_id)).await?)
+/// Removes the connection (recorded in the configuration log); false when there was none.
+pub async fn delete(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    by: &ChangedBy,
+) -> Result<bool> {
+    let removed = store.delete(&keys::saml_connection(tenant_id)).await?;
+    if removed {
+        let event = ChangeEvent::new(
+            clock.now(),
+            tenant_id,
+            by.clone(),
+            Area::Saml,
+            "SAML connection removed",
+        );
+        changes::record(store, &event).await;
+    }
+    Ok(removed)
 }
 
 #[cfg(test)]

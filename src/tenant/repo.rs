@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::domain::normalize_domain;
 use super::Tenant;
+use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::random;
@@ -167,13 +168,17 @@ pub async fn list(store: &dyn Store, offset: usize, limit: usize) -> Result<(Vec
     Ok((out, total))
 }
 
+/// Applies `change` and records in the configuration log what it changed (name, domains,
+/// SSO-only), each under its own area.
 pub async fn update(
     store: &dyn Store,
     clock: &dyn Clock,
     id: &str,
     change: TenantUpdate,
+    by: &ChangedBy,
 ) -> Result<Tenant> {
     let mut tenant = require(store, id).await?;
+    let before = tenant.clone();
     if let Some(name) = &change.name {
         tenant.name = validate_name(name)?;
     }
@@ -206,7 +211,50 @@ pub async fn update(
     store
         .put(&keys::tenant(&tenant.id), &encode(&tenant)?, None)
         .await?;
+    for event in describe_update(&before, &tenant, by, tenant.updated_at) {
+        changes::record(store, &event).await;
+    }
     Ok(tenant)
+}
+
+/// The configuration-log entries for a tenant update: one per area that changed.
+fn describe_update(
+    before: &Tenant,
+    after: &Tenant,
+    by: &ChangedBy,
+    at: time::OffsetDateTime,
+) -> Vec<ChangeEvent> {
+    let mut out = Vec::new();
+    let event = |area, summary: String| ChangeEvent::new(at, &after.id, by.clone(), area, summary);
+    if before.name != after.name {
+        out.push(event(
+            Area::Organisation,
+            format!("renamed from \"{}\" to \"{}\"", before.name, after.name),
+        ));
+    }
+    if before.sso_only != after.sso_only {
+        let summary = if after.sso_only {
+            "SSO-only switched on: password and global Google/Microsoft sign-in refused"
+        } else {
+            "SSO-only switched off: every sign-in method allowed"
+        };
+        out.push(event(Area::Policy, summary.to_owned()));
+    }
+    let old: BTreeSet<&str> = before.domains().collect();
+    let new: BTreeSet<&str> = after.domains().collect();
+    let mut lines = Vec::new();
+    if before.primary_domain != after.primary_domain {
+        lines.push(format!(
+            "primary domain: {} → {}",
+            before.primary_domain, after.primary_domain
+        ));
+    }
+    lines.extend(new.difference(&old).map(|d| format!("added: {d}")));
+    lines.extend(old.difference(&new).map(|d| format!("removed: {d}")));
+    if !lines.is_empty() {
+        out.push(event(Area::Domains, "domains changed".to_owned()).details(lines));
+    }
+    out
 }
 
 /// Deletes the tenant, its users and their sessions, and frees its domains.
@@ -244,6 +292,9 @@ pub async fn upsert_declared(
                         primary_domain: Some(primary),
                         secondary_domains: Some(t.secondary_domains.clone()),
                         sso_only: Some(t.sso_only),
+                    },
+                    &ChangedBy::Gateway {
+                        task: "configuration file".into(),
                     },
                 )
                 .await?;

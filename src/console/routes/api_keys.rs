@@ -10,7 +10,7 @@ use super::{
 };
 use crate::apikey::repo::{self as apikeys, NewApiKey};
 use crate::apikey::Scope;
-use crate::console::{Actor, Nav};
+use crate::console::{Actor, ConsoleUser, Nav};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::web::page::{check_csrf, see_other, with_forms};
@@ -61,17 +61,6 @@ impl Nav for ApiKeysPage {
     }
 }
 
-fn scope_names(scopes: &[Scope]) -> String {
-    scopes
-        .iter()
-        .map(|s| match s {
-            Scope::Scim => "scim",
-            Scope::Admin => "admin",
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 async fn render_api_keys(
     req: &HttpRequest,
     state: &AppState,
@@ -85,7 +74,7 @@ async fn render_api_keys(
         .await?
         .into_iter()
         .map(|k| KeyRow {
-            scopes: scope_names(&k.scopes),
+            scopes: crate::apikey::scope_list(&k.scopes),
             created: datetime(k.created_at),
             last_used: k.last_used_at.map_or_else(|| "never".into(), datetime),
             revoked: k.revoked_at.map(datetime),
@@ -161,7 +150,15 @@ async fn post_api_key(
         label: form.label.clone(),
         scopes,
     };
-    match apikeys::create(&*state.store, &*state.clock, &tenant.id, new).await {
+    match apikeys::create(
+        &*state.store,
+        &*state.clock,
+        &tenant.id,
+        new,
+        &admin.changed_by(),
+    )
+    .await
+    {
         Ok((key, secret)) => {
             tracing::info!(tenant = %tenant.id, admin = %admin.display_name(), key = %key.id, "API key created in the console");
             let mut resp = render_api_keys(
@@ -198,7 +195,14 @@ async fn post_revoke_api_key(
     check_csrf(&req, &form.csrf_token)?;
     let (tenant_id, key_id) = path.into_inner();
     let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    apikeys::revoke(&*state.store, &*state.clock, &tenant.id, &key_id).await?;
+    apikeys::revoke(
+        &*state.store,
+        &*state.clock,
+        &tenant.id,
+        &key_id,
+        &admin.changed_by(),
+    )
+    .await?;
     tracing::info!(tenant = %tenant.id, admin = %admin.display_name(), key = %key_id, "API key revoked in the console");
     Ok(see_other(&format!(
         "/admin/tenants/{}/api-keys?notice=key_revoked",

@@ -9,7 +9,7 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{datetime, form_error, managed_tenant, require_recent, CsrfForm, Page};
-use crate::console::{Admin, Nav};
+use crate::console::{Admin, ConsoleUser, Nav};
 use crate::it_setup::{self, ItSetupLink, NewItSetupLink, MAX_LIFETIME_HOURS};
 use crate::oidc::connection as oidc_connection;
 use crate::state::AppState;
@@ -211,7 +211,7 @@ async fn post_link(
         &*state.store,
         &*state.clock,
         &tenant.id,
-        &admin.user.email,
+        &admin.changed_by(),
         new,
     )
     .await;
@@ -247,7 +247,14 @@ async fn post_revoke(
     check_csrf(&req, &form.csrf_token)?;
     let (tenant_id, link_id) = path.into_inner();
     let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    it_setup::revoke(&*state.store, &*state.clock, &tenant.id, &link_id).await?;
+    it_setup::revoke(
+        &*state.store,
+        &*state.clock,
+        &tenant.id,
+        &link_id,
+        &admin.changed_by(),
+    )
+    .await?;
     tracing::info!(tenant = %tenant.id, admin = %admin.user.id, link = %link_id, "IT setup link revoked");
     Ok(see_other(&format!(
         "/admin/tenants/{}/it-setup?notice=revoked",

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::{
     cert_views, datetime, managed_tenant, notice_text, require_recent, CertView, NoticeQuery, Page,
 };
-use crate::console::{Admin, Nav};
+use crate::console::{Admin, ConsoleUser, Nav};
 use crate::saml::connection::{self, SamlConnection};
 use crate::saml::test_login;
 use crate::state::AppState;
@@ -140,6 +140,7 @@ async fn post_sso_only(
             sso_only: Some(enable),
             ..TenantUpdate::default()
         },
+        &admin.changed_by(),
     )
     .await?;
     tracing::info!(tenant = %tenant.id, admin = %admin.user.id, enable, "SSO-only changed");

@@ -10,7 +10,7 @@ use super::{
     cert_views, datetime, form_error, managed_tenant, notice_text, require_recent, CertView,
     CsrfForm, NoticeQuery, Page,
 };
-use crate::console::{Actor, Nav};
+use crate::console::{Actor, ConsoleUser, Nav};
 use crate::saml::connection::{self, Provider, SamlConnection, SamlConnectionInput};
 use crate::saml::diagnose::Check;
 use crate::saml::{flow, sp, sp_key, test_login};
@@ -256,6 +256,7 @@ async fn post_saml(
         state.config.outbound,
         &tenant.id,
         input,
+        &admin.changed_by(),
     )
     .await
     {
