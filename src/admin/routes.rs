@@ -156,7 +156,13 @@ async fn post_tenant(
     body: web::Json<NewTenant>,
     state: web::Data<AppState>,
 ) -> ApiResult {
-    let tenant = tenants::create(&*state.store, &*state.clock, body.into_inner()).await?;
+    let tenant = tenants::add_by_admin(
+        &*state.store,
+        &*state.clock,
+        body.into_inner(),
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(tenant))
 }
 
@@ -294,7 +300,14 @@ async fn post_user(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let tenant = tenants::require(&*state.store, &id).await?;
-    let user = users::create(&*state.store, &*state.clock, &tenant, body.into_inner()).await?;
+    let user = users::add_by_admin(
+        &*state.store,
+        &*state.clock,
+        &tenant,
+        body.into_inner(),
+        &ChangedBy::AdminApi,
+    )
+    .await?;
     Ok(HttpResponse::Created().json(UserResponse::from(user)))
 }
 
@@ -315,12 +328,13 @@ async fn patch_user(
     state: web::Data<AppState>,
 ) -> ApiResult {
     let (tenant_id, user_id) = path.into_inner();
-    let user = users::update(
+    let user = users::administer(
         &*state.store,
         &*state.clock,
         &tenant_id,
         &user_id,
         body.into_inner(),
+        &ChangedBy::AdminApi,
     )
     .await?;
     Ok(HttpResponse::Ok().json(UserResponse::from(user)))

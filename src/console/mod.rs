@@ -43,6 +43,25 @@ impl Admin {
     pub fn signed_in_recently(&self, now: OffsetDateTime) -> bool {
         now - self.session.created_at <= RECENT_SIGN_IN
     }
+
+    /// Whether this admin may change `person`'s role or status or end their sessions.
+    /// Tenant admins manage their own tenant's people except operators (an operator's
+    /// account lives in some tenant, but a tenant admin must not be able to lock the
+    /// deployment's operator out) and except themselves (no self-lockout by accident).
+    pub fn may_administer(&self, person: &User) -> bool {
+        if person.id == self.user.id {
+            return false;
+        }
+        if self.is_operator() {
+            return true;
+        }
+        person.tenant_id == self.user.tenant_id && person.role != Role::Operator
+    }
+
+    /// Only operators make operators: a tenant admin cannot raise anyone above themselves.
+    pub fn may_grant(&self, role: Role) -> bool {
+        role != Role::Operator || self.is_operator()
+    }
 }
 
 /// What the console layout asks of every page: whether the viewer holds a setup link, in
@@ -240,6 +259,27 @@ mod tests {
             admin(Role::TenantAdmin, UserStatus::Active, 1).unwrap(),
         ));
         assert!(admin.may_set_policy());
+    }
+
+    #[test]
+    fn tenant_admins_cannot_touch_operators_or_make_them() {
+        let ta = admin(Role::TenantAdmin, UserStatus::Active, 1).unwrap();
+        let op = admin(Role::Operator, UserStatus::Active, 1).unwrap();
+        let person = |id: &str, tenant: &str, role: Role| User {
+            id: id.into(),
+            tenant_id: tenant.into(),
+            role,
+            ..ta.user.clone()
+        };
+        assert!(ta.may_administer(&person("us_2", "tn_a", Role::Member)));
+        assert!(ta.may_administer(&person("us_2", "tn_a", Role::TenantAdmin)));
+        assert!(!ta.may_administer(&person("us_2", "tn_a", Role::Operator)));
+        assert!(!ta.may_administer(&person("us_2", "tn_b", Role::Member)));
+        assert!(!ta.may_administer(&person("us_1", "tn_a", Role::TenantAdmin)));
+        assert!(op.may_administer(&person("us_2", "tn_b", Role::Operator)));
+        assert!(!ta.may_grant(Role::Operator));
+        assert!(ta.may_grant(Role::TenantAdmin));
+        assert!(op.may_grant(Role::Operator));
     }
 
     #[test]

@@ -140,6 +140,27 @@ pub async fn create(store: &dyn Store, clock: &dyn Clock, new: NewTenant) -> Res
     Ok(tenant)
 }
 
+/// An operator adds an organisation (console or admin API): [`create`], recorded in the
+/// configuration log. The operator vouches for the domains, so they are verified at once.
+pub async fn add_by_admin(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    new: NewTenant,
+    by: &ChangedBy,
+) -> Result<Tenant> {
+    let tenant = create(store, clock, new).await?;
+    let event = ChangeEvent::new(
+        tenant.created_at,
+        &tenant.id,
+        by.clone(),
+        Area::Organisation,
+        format!("organisation \"{}\" created", tenant.name),
+    )
+    .details(tenant.domains().map(|d| format!("domain: {d}")).collect());
+    changes::record(store, &event).await;
+    Ok(tenant)
+}
+
 pub async fn get(store: &dyn Store, id: &str) -> Result<Option<Tenant>> {
     Ok(get_json(store, &keys::tenant(id)).await?)
 }

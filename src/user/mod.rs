@@ -19,6 +19,17 @@ pub enum UserStatus {
     Deprovisioned,
 }
 
+impl UserStatus {
+    /// How pages and the configuration log name the status.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Deactivated => "deactivated",
+            Self::Deprovisioned => "deprovisioned by SCIM",
+        }
+    }
+}
+
 /// What a person may do in the admin console.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -30,6 +41,30 @@ pub enum Role {
     TenantAdmin,
     /// Runs the deployment: every tenant, and break-glass switches.
     Operator,
+}
+
+impl Role {
+    pub const ALL: [Role; 3] = [Role::Member, Role::TenantAdmin, Role::Operator];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::TenantAdmin => "tenant_admin",
+            Self::Operator => "operator",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Member => "member",
+            Self::TenantAdmin => "tenant admin",
+            Self::Operator => "operator",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Role> {
+        Role::ALL.into_iter().find(|r| r.as_str() == s)
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::{normalize_email, password, Role, User, UserStatus};
+use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy, Diff};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::random;
@@ -207,6 +208,72 @@ pub async fn update(
         session::store::revoke_all_for_user(store, &user.id).await?;
     }
     Ok(user)
+}
+
+/// An admin adds a person (console or admin API): [`create`], recorded in the
+/// configuration log.
+pub async fn add_by_admin(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    tenant: &Tenant,
+    new: NewUser,
+    by: &ChangedBy,
+) -> Result<User> {
+    let user = create(store, clock, tenant, new).await?;
+    let event = ChangeEvent::new(
+        user.created_at,
+        &tenant.id,
+        by.clone(),
+        Area::Users,
+        format!("{} added", user.email),
+    )
+    .detail(format!("role: {}", user.role.label()))
+    .detail(format!(
+        "password: {}",
+        if user.password_hash.is_some() {
+            "set"
+        } else {
+            "none (single sign-on only)"
+        }
+    ));
+    changes::record(store, &event).await;
+    Ok(user)
+}
+
+/// An admin's change to a person (console or admin API): applied like [`update`], and
+/// recorded in the configuration log when it changes the role or the status — the changes
+/// that decide who can sign in and who administers. (SCIM's changes are in the
+/// provisioning log instead.)
+pub async fn administer(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    tenant_id: &str,
+    id: &str,
+    change: UserUpdate,
+    by: &ChangedBy,
+) -> Result<User> {
+    let before = require_in_tenant(store, tenant_id, id).await?;
+    let password_changed = change.password.is_some();
+    let after = update(store, clock, tenant_id, id, change).await?;
+    let mut diff = Diff::default();
+    diff.field("role", Some(before.role.label()), after.role.label());
+    diff.field("status", Some(before.status.label()), after.status.label());
+    if password_changed {
+        diff.line("password: changed (every session ended)");
+    }
+    let lines = diff.into_lines();
+    if !lines.is_empty() {
+        let event = ChangeEvent::new(
+            after.updated_at,
+            tenant_id,
+            by.clone(),
+            Area::Users,
+            format!("{} changed", after.email),
+        )
+        .details(lines);
+        changes::record(store, &event).await;
+    }
+    Ok(after)
 }
 
 pub async fn delete(store: &dyn Store, tenant_id: &str, id: &str) -> Result<()> {

@@ -8,6 +8,7 @@ mod common;
 mod admin_api;
 mod console;
 mod console_it_setup;
+mod console_people;
 mod demo;
 mod forward_auth;
 mod login;

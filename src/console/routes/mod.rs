@@ -7,6 +7,7 @@ mod api_keys;
 mod first_operator;
 pub mod it_setup;
 mod logs;
+mod organisations;
 mod overview;
 mod saml;
 mod users;
@@ -28,6 +29,7 @@ pub(crate) const EXPIRY_WARNING_DAYS: i64 = 30;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     overview::configure(cfg);
+    organisations::configure(cfg);
     saml::configure(cfg);
     users::configure(cfg);
     logs::configure(cfg);
@@ -137,6 +139,9 @@ pub(crate) fn notice_text(code: Option<&str>) -> Option<String> {
         "sso_only_on" => "SSO-only is on: password login and the global Google/Microsoft buttons are refused for this organisation's people.",
         "sso_only_off" => "SSO-only is off: every sign-in method is allowed again.",
         "status" => "The person's status was changed.",
+        "organisation_added" => "The organisation was added. Next, add its first admin on the Users page and set up its single sign-on.",
+        "person_added" => "The person was added. They sign in through /login (with your SSO, or the password you set).",
+        "role" => "The role was changed; it applies from the person's next page load.",
         "revoked" => "The person's sessions were ended on every gateway instance.",
         "key_revoked" => "The API key was revoked: it opens nothing from now on.",
         "untested" => "SSO-only cannot be switched on yet: run a successful test sign-in of the current SAML connection first.",
