@@ -121,16 +121,28 @@ fn grantable_roles(admin: &Admin, selected: &str) -> Vec<RoleOption> {
         .collect()
 }
 
+/// What the page shows besides the people: the search, the add-person form as typed, and
+/// the outcome of the last action.
+struct View {
+    q: String,
+    form: NewPersonForm,
+    error: Option<(String, String)>,
+    notice: Option<String>,
+}
+
 async fn render_users(
     req: &HttpRequest,
     state: &AppState,
     admin: &Admin,
     tenant: Tenant,
-    q: &str,
-    form: NewPersonForm,
-    error: Option<(String, String)>,
-    notice: Option<String>,
+    view: View,
 ) -> Page {
+    let View {
+        q,
+        form,
+        error,
+        notice,
+    } = view;
     let needle = q.trim().to_lowercase();
     let (all, total) = users::list(&*state.store, &tenant.id, 0, 5_000).await?;
     let mut rows = Vec::new();
@@ -164,7 +176,7 @@ async fn render_users(
         admin_email: admin.user.email.clone(),
         is_operator: admin.is_operator(),
         tenant,
-        q: q.to_owned(),
+        q,
         rows,
         total,
         grantable,
@@ -188,7 +200,13 @@ async fn get_users(
         role: Role::Member.as_str().into(),
         ..NewPersonForm::default()
     };
-    render_users(&req, &state, &admin, tenant, &query.q, form, None, notice).await
+    let view = View {
+        q: query.q.clone(),
+        form,
+        error: None,
+        notice,
+    };
+    render_users(&req, &state, &admin, tenant, view).await
 }
 
 /// Adds a person. Giving a console role needs a recent sign-in: it hands out the power to
@@ -234,7 +252,13 @@ async fn post_user(
         }
         Err(e) => {
             let error = form_error(e)?;
-            render_users(&req, &state, &admin, tenant, "", form, Some(error), None).await
+            let view = View {
+                q: String::new(),
+                form,
+                error: Some(error),
+                notice: None,
+            };
+            render_users(&req, &state, &admin, tenant, view).await
         }
     }
 }
