@@ -368,6 +368,24 @@ impl TestApp {
             .unwrap()
     }
 
+    /// Makes every session of `email` older than the console's recent-sign-in window.
+    pub async fn age_sessions(&self, email: &str) {
+        let store = self.store();
+        let user = gatehouse::user::repo::by_email(store, email)
+            .await
+            .unwrap()
+            .unwrap();
+        for mut s in gatehouse::session::store::list_for_user(store, &user.id)
+            .await
+            .unwrap()
+        {
+            s.created_at -= time::Duration::hours(1);
+            gatehouse::session::store::save(store, &gatehouse::clock::SystemClock, &s)
+                .await
+                .unwrap();
+        }
+    }
+
     pub async fn verify(&self, client: &reqwest::Client) -> reqwest::Response {
         client.get(self.url("/auth/verify")).send().await.unwrap()
     }

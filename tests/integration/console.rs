@@ -245,21 +245,7 @@ async fn saml_page_checks_on_save() {
         "the certificate's fingerprint is shown"
     );
 
-    // Age the admin's session beyond the recent-sign-in window.
-    let store = c.app.store();
-    let user = gatehouse::user::repo::by_email(store, &format!("it@{}", c.domain))
-        .await
-        .unwrap()
-        .unwrap();
-    for mut s in gatehouse::session::store::list_for_user(store, &user.id)
-        .await
-        .unwrap()
-    {
-        s.created_at -= time::Duration::hours(1);
-        gatehouse::session::store::save(store, &gatehouse::clock::SystemClock, &s)
-            .await
-            .unwrap();
-    }
+    c.app.age_sessions(&format!("it@{}", c.domain)).await;
     let r = c.save_saml(&c.idp.cert_pem).await;
     assert_eq!(r.status(), 403);
     assert!(r.text().await.unwrap().contains("Please sign in again"));

@@ -9,24 +9,6 @@ use serde_json::{json, Value};
 use crate::common::{csrf_from, header, unique_domain, Backend, TestApp, PASSWORD};
 use crate::console::Console;
 
-/// Makes every session of `email` older than the recent-sign-in window.
-async fn age_sessions(app: &TestApp, email: &str) {
-    let store = app.store();
-    let user = gatehouse::user::repo::by_email(store, email)
-        .await
-        .unwrap()
-        .unwrap();
-    for mut s in gatehouse::session::store::list_for_user(store, &user.id)
-        .await
-        .unwrap()
-    {
-        s.created_at -= time::Duration::hours(1);
-        gatehouse::session::store::save(store, &gatehouse::clock::SystemClock, &s)
-            .await
-            .unwrap();
-    }
-}
-
 async fn user_id(app: &TestApp, email: &str) -> String {
     gatehouse::user::repo::by_email(app.store(), email)
         .await
@@ -205,7 +187,7 @@ async fn people_and_roles(backend: Backend) {
     assert_eq!(r.status(), 404);
 
     // Giving a console role needs a recent sign-in; adding a member does not.
-    age_sessions(&c.app, &format!("it@{}", c.domain)).await;
+    c.app.age_sessions(&format!("it@{}", c.domain)).await;
     let r = c
         .post(
             &format!("{users}/{pat_id}/role"),
