@@ -717,6 +717,19 @@ async fn api_test_sign_in(backend: Backend) {
         )
         .await;
     assert_eq!(r.status(), 404);
+    // Documented next to the OIDC paths.
+    let spec: Value = reqwest::get(s.app.url("/api/v1/openapi.json"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for path in [
+        "/api/v1/tenants/{tenant_id}/sso-tests",
+        "/api/v1/tenants/{tenant_id}/sso-tests/{test_id}",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} documented");
+    }
     // A passed API test opens SSO-only as well.
     assert_eq!(s.sso_only_api(true).await, 200);
     s.stop().await;
