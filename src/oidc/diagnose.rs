@@ -366,7 +366,11 @@ pub fn diagnose(
             kind,
             passed: checked && passed,
             checked,
-            observed,
+            observed: if checked {
+                observed
+            } else {
+                "not reached: the answer was refused at an earlier check".into()
+            },
             fix: (checked && !passed).then_some(fix),
         });
     };
