@@ -455,7 +455,9 @@ pub async fn get(store: &dyn Store, id: &str) -> Result<Option<TestRecord>> {
 pub async fn list(store: &dyn Store, tenant_id: &str, limit: usize) -> Result<Vec<TestRecord>> {
     let index = keys::tenant_sso_tests(tenant_id);
     let len = store.index_len(&index).await?;
-    let members = store.index_page(&index, 0, len.min(MAX_KEPT * 2)).await?;
+    // The newest members are at the end of the (chronological) index.
+    let start = len.saturating_sub(MAX_KEPT * 2);
+    let members = store.index_page(&index, start, len - start).await?;
     let mut out = Vec::new();
     for member in members.iter().rev() {
         let Some((_, id)) = member.split_once(':') else {
