@@ -334,6 +334,16 @@ pub async fn resolve(
     Ok(Some(link))
 }
 
+/// The page a link's holder lands on (and goes back to): the SSO page of the protocol the
+/// tenant uses, SAML when it has none yet.
+pub async fn landing_path(store: &dyn Store, tenant_id: &str) -> Result<String> {
+    let page = match crate::oidc::connection::get(store, tenant_id).await? {
+        Some(_) => "oidc",
+        None => "saml",
+    };
+    Ok(format!("/admin/tenants/{tenant_id}/{page}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

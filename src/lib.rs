@@ -24,6 +24,7 @@ pub mod redirect;
 pub mod saml;
 pub mod scim;
 pub mod session;
+pub mod sso_test;
 pub mod state;
 pub mod store;
 pub mod tenant;

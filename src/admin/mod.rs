@@ -6,3 +6,4 @@
 pub mod auth;
 pub mod it_setup;
 pub mod routes;
+pub mod sso_tests;

@@ -182,7 +182,7 @@ async fn patch_tenant(
     if change.sso_only == Some(true) {
         let current = tenants::require(&*state.store, &id).await?;
         if !current.sso_only {
-            saml::test_login::require_passed(&*state.store, &id).await?;
+            crate::sso_test::require_passed(&*state.store, &id).await?;
         }
     }
     let tenant = tenants::update(
@@ -504,7 +504,8 @@ async fn put_saml(
 }
 
 async fn delete_saml(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
-    tenants::require(&*state.store, &id).await?;
+    // As in the console: never while SSO-only is on (nobody could sign in afterwards).
+    crate::sso_test::check_removable(&tenants::require(&*state.store, &id).await?)?;
     if saml::connection::delete(&*state.store, &*state.clock, &id, &ChangedBy::AdminApi).await? {
         Ok(HttpResponse::NoContent().finish())
     } else {
@@ -591,7 +592,7 @@ async fn put_oidc(
 }
 
 async fn delete_oidc(_: AdminAuth, id: web::Path<String>, state: web::Data<AppState>) -> ApiResult {
-    tenants::require(&*state.store, &id).await?;
+    crate::sso_test::check_removable(&tenants::require(&*state.store, &id).await?)?;
     if crate::oidc::connection::delete(&*state.store, &*state.clock, &id, &ChangedBy::AdminApi)
         .await?
     {

@@ -79,17 +79,20 @@ async fn setup_link_of(req: &HttpRequest) -> Result<Option<ItSetupLink>, actix_w
 
 /// A setup link's holder on a page the link does not open: say so instead of asking them
 /// to sign in with an account they do not have.
-fn outside_setup_link(link: &ItSetupLink) -> actix_web::Error {
+async fn outside_setup_link(req: &HttpRequest, link: &ItSetupLink) -> actix_web::Error {
+    let back = match req.app_data::<web::Data<AppState>>() {
+        Some(state) => it_setup::landing_path(&*state.store, &link.tenant_id)
+            .await
+            .unwrap_or_else(|_| format!("/admin/tenants/{}/saml", link.tenant_id)),
+        None => format!("/admin/tenants/{}/saml", link.tenant_id),
+    };
     PageError::new(
         StatusCode::FORBIDDEN,
         "Not part of this setup link",
         "Your setup link opens the single sign-on and provisioning setup pages only.",
         "Go back to the setup pages; for anything else, ask the organisation's administrator.",
     )
-    .with_action(
-        "Back to the setup",
-        format!("/admin/tenants/{}/saml", link.tenant_id),
-    )
+    .with_action("Back to the setup", back)
     .into()
 }
 
@@ -103,7 +106,7 @@ impl FromRequest for Admin {
             match admin_of(req.clone()).await {
                 Ok(admin) => Ok(admin),
                 Err(refusal) => match setup_link_of(&req).await? {
-                    Some(link) => Err(outside_setup_link(&link)),
+                    Some(link) => Err(outside_setup_link(&req, &link).await),
                     None => Err(refusal),
                 },
             }

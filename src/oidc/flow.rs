@@ -10,9 +10,10 @@
 //! - every request carries a PKCE S256 challenge whose verifier only the token request
 //!   reveals, and a `nonce` the ID token must echo.
 
+use std::sync::Arc;
 use std::time::Duration;
 
-use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken};
+use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreIdToken, CoreJsonWebKeySet};
 use openidconnect::{
     AuthType, AuthUrl, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl,
     JsonWebKeySet, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
@@ -29,6 +30,7 @@ use super::provider::{discovery_url_for, Discovered, IssuerRule, Providers};
 use super::verify::{self, Expected, Verified, VerifyError};
 use super::OidcError;
 use crate::random;
+use crate::sso_test::TestMark;
 use crate::store::{decode, encode, keys, Store};
 
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -53,6 +55,10 @@ pub struct FlowState {
     /// SHA-256 (hex) of the browser-binding cookie's value.
     pub browser: String,
     pub return_to: Option<String>,
+    /// Set for a test sign-in: the callback then reports instead of signing anyone in.
+    /// (Defaulted, so flows stored before tests existed still load.)
+    #[serde(default)]
+    pub test: Option<TestMark>,
 }
 
 /// Everything needed to talk to one provider for one login.
@@ -143,6 +149,15 @@ fn redirect_url(redirect_uri: &str) -> Result<RedirectUrl, OidcError> {
         .map_err(|e| OidcError::Internal(format!("redirect URI {redirect_uri}: {e}")))
 }
 
+/// What a login carries besides its provider.
+#[derive(Default)]
+pub struct StartOptions<'a> {
+    pub return_to: Option<String>,
+    pub login_hint: Option<&'a str>,
+    /// Marks the flow as a test sign-in.
+    pub test: Option<TestMark>,
+}
+
 /// Starts a login: stores the flow state and returns the provider URL to send the browser to.
 pub async fn start(
     store: &dyn Store,
@@ -150,9 +165,13 @@ pub async fn start(
     target: &Target,
     redirect_uri: &str,
     browser_binding: &str,
-    return_to: Option<String>,
-    login_hint: Option<&str>,
+    options: StartOptions<'_>,
 ) -> Result<String, OidcError> {
+    let StartOptions {
+        return_to,
+        login_hint,
+        test,
+    } = options;
     let discovered = providers
         .discover(&target.discovery_url, &target.issuer)
         .await?;
@@ -187,6 +206,7 @@ pub async fn start(
         pkce_verifier: verifier.secret().clone(),
         browser: hash_hex(browser_binding),
         return_to,
+        test,
     };
     store
         .put(&keys::oidc_flow(&state), &encode(&flow)?, Some(FLOW_TTL))
@@ -223,10 +243,66 @@ pub async fn finish(
     redirect_uri: &str,
     now: OffsetDateTime,
 ) -> Result<Verified, OidcError> {
+    finish_traced(providers, target, flow, code, redirect_uri, now)
+        .await
+        .0
+}
+
+/// How far a callback got, and what it saw on the way: the test sign-in's report explains
+/// the verdict from this. Nothing here is believed; the verdict is [`finish`]'s result.
+#[derive(Default)]
+pub struct Trace {
+    pub stage: Stage,
+    pub token_endpoint: Option<String>,
+    /// The ID token the token endpoint answered with (read for explanations, never shown).
+    pub id_token: Option<String>,
+    /// The key set the final check ran with.
+    pub keys: Option<Arc<CoreJsonWebKeySet>>,
+    /// The ID token check that refused it.
+    pub token_error: Option<VerifyError>,
+}
+
+/// The last step a callback reached.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub enum Stage {
+    #[default]
+    Discovery,
+    Exchange,
+    Keys,
+    IdToken,
+}
+
+/// [`finish`] with its [`Trace`]; the same steps, in the same order, with the same verdict.
+pub async fn finish_traced(
+    providers: &Providers,
+    target: &Target,
+    flow: &FlowState,
+    code: &str,
+    redirect_uri: &str,
+    now: OffsetDateTime,
+) -> (Result<Verified, OidcError>, Trace) {
+    let mut trace = Trace::default();
+    let verdict = steps(providers, target, flow, code, redirect_uri, now, &mut trace).await;
+    (verdict, trace)
+}
+
+async fn steps(
+    providers: &Providers,
+    target: &Target,
+    flow: &FlowState,
+    code: &str,
+    redirect_uri: &str,
+    now: OffsetDateTime,
+    trace: &mut Trace,
+) -> Result<Verified, OidcError> {
     let discovered = providers
         .discover(&target.discovery_url, &target.issuer)
         .await?;
+    trace.stage = Stage::Exchange;
+    trace.token_endpoint = Some(discovered.token_endpoint.to_string());
     let id_token = exchange(providers, target, &discovered, flow, code, redirect_uri).await?;
+    trace.id_token = Some(id_token.to_string());
+    trace.stage = Stage::Keys;
     let expected = Expected {
         client_id: &target.client_id,
         issuer: target.issuer.as_str(),
@@ -236,19 +312,36 @@ pub async fn finish(
         skew_secs: target.skew_secs,
     };
     let keys = providers.keys(&discovered.jwks_uri).await?;
-    match verify::verify(&id_token, &keys, &expected) {
-        Ok(v) => Ok(v),
-        Err(VerifyError::Refused(m)) => Err(OidcError::Refused(m)),
+    trace.stage = Stage::IdToken;
+    trace.keys = Some(keys.clone());
+    let first = verify::verify(&id_token, &keys, &expected);
+    let result = match first {
         Err(VerifyError::UnknownKey(kid)) => {
             // Keys rotate: fetch the set again (rate-limited) and retry once.
+            trace.stage = Stage::Keys;
             let keys = providers.refresh_keys(&discovered.jwks_uri).await?;
+            trace.stage = Stage::IdToken;
+            trace.keys = Some(keys.clone());
             match verify::verify(&id_token, &keys, &expected) {
-                Ok(v) => Ok(v),
-                Err(VerifyError::Refused(m)) => Err(OidcError::Refused(m)),
-                Err(VerifyError::UnknownKey(_)) => Err(OidcError::Refused(format!(
-                    "no key in the provider's JWKS matches the ID token's {kid}, even after fetching the keys again"
-                ))),
+                Err(VerifyError::UnknownKey(_)) => Err(VerifyError::Refused(
+                    verify::TokenCheck::Signature,
+                    format!(
+                        "no key in the provider's JWKS matches the ID token's {kid}, even after fetching the keys again"
+                    ),
+                )),
+                other => other,
             }
+        }
+        other => other,
+    };
+    match result {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let message = match &e {
+                VerifyError::Refused(_, m) | VerifyError::UnknownKey(m) => m.clone(),
+            };
+            trace.token_error = Some(e);
+            Err(OidcError::Refused(message))
         }
     }
 }

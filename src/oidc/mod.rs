@@ -9,13 +9,16 @@
 //! - `flow`: authorization code + PKCE (S256), single-use `state`, `nonce`, token exchange;
 //! - `verify`: the ID token checks (signature, issuer incl. Microsoft `{tenantid}`, audience,
 //!   `azp`, expiry with skew, nonce; `alg=none` and HMAC refused);
-//! - `signin`: verified identity → person (subject links, nOAuth guard, SSO-only, JIT);
+//! - `signin`: verified identity → person (subject links, nOAuth guard, SSO-only, JIT),
+//!   decided first (`decide`) and then carried out (`apply`);
+//! - `diagnose`: the test sign-in's report per check (records live in `crate::sso_test`);
 //! - `routes`: the HTTP edge.
 //!
 //! Security invariant: a person is identified by the provider's stable subject (`iss`+`sub`,
 //! or `tid`+`oid` for Microsoft), never by an email claim alone.
 
 pub mod connection;
+pub mod diagnose;
 pub mod flow;
 pub mod global;
 pub mod provider;

@@ -11,13 +11,15 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::flow::{self, Origin, Target};
+use super::connection::OidcConnection;
+use super::flow::{self, FlowState, Origin, Target};
 use super::signin::{self, Authority, Outcome as Resolved};
-use super::{connection, OidcError};
+use super::{connection, diagnose, OidcError};
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
 use crate::error::Error;
 use crate::redirect::safe_return_to;
 use crate::session::LoginMethod;
+use crate::sso_test::{self, ConnectionVersion, Protocol, TestMark};
 use crate::state::AppState;
 use crate::tenant::repo as tenants;
 use crate::tenant::Tenant;
@@ -91,6 +93,36 @@ pub async fn redirect_to_provider(
     return_to: Option<String>,
     login_hint: Option<&str>,
 ) -> Result<HttpResponse, PageError> {
+    start_flow(req, state, target, return_to, login_hint, None).await
+}
+
+/// Starts a test sign-in of the tenant's connection: the real flow, bound to this browser,
+/// whose callback ends on a report instead of a session.
+pub async fn redirect_to_provider_for_test(
+    req: &HttpRequest,
+    state: &AppState,
+    connection: &OidcConnection,
+    mark: TestMark,
+) -> Result<HttpResponse, PageError> {
+    start_flow(
+        req,
+        state,
+        &Target::tenant(connection),
+        None,
+        None,
+        Some(mark),
+    )
+    .await
+}
+
+async fn start_flow(
+    req: &HttpRequest,
+    state: &AppState,
+    target: &Target,
+    return_to: Option<String>,
+    login_hint: Option<&str>,
+    test: Option<TestMark>,
+) -> Result<HttpResponse, PageError> {
     // Reusing the cookie keeps two tabs' flows working; a new value otherwise.
     let binding = req
         .cookie(cookies::OIDC_FLOW_COOKIE)
@@ -103,8 +135,11 @@ pub async fn redirect_to_provider(
         target,
         &redirect_uri(state),
         &binding,
-        return_to,
-        login_hint,
+        flow::StartOptions {
+            return_to,
+            login_hint,
+            test,
+        },
     )
     .await
     .map_err(page_for)?;
@@ -190,6 +225,8 @@ enum Decided {
     SignedIn(HttpResponse),
     /// The SSO-only page, with the cause for the login event.
     SsoOnly(HttpResponse, String),
+    /// A test sign-in ended on its report; the event's outcome is the test's.
+    Tested(HttpResponse),
 }
 
 async fn get_callback(
@@ -209,6 +246,7 @@ async fn get_callback(
             event.cause = Some(cause.clone());
             "sso_required"
         }
+        Ok(Decided::Tested(_)) => "test",
         Err(page) => {
             event.reference = page.reference().to_owned();
             event.cause = Some(page.cause().chars().take(2000).collect());
@@ -218,7 +256,7 @@ async fn get_callback(
     state.metrics.login("oidc", label);
     login_events::record(&*state.store, &event).await;
     result.map(|d| match d {
-        Decided::SignedIn(r) | Decided::SsoOnly(r, _) => r,
+        Decided::SignedIn(r) | Decided::SsoOnly(r, _) | Decided::Tested(r) => r,
     })
 }
 
@@ -285,6 +323,22 @@ async fn consume(
         },
     };
     event.provider = Some(target.provider_name.clone());
+    // A test flow ends here, on its report: no code path below (session, person) runs.
+    if let Some(mark) = flow.test.clone() {
+        let Some((tenant, conn)) = &tenant_conn else {
+            return Err(refused("a test sign-in flow without a tenant connection"));
+        };
+        let test = TestRun {
+            tenant,
+            connection: conn,
+            flow: &flow,
+            mark,
+        };
+        return test
+            .report(req, &q, state, event)
+            .await
+            .map(Decided::Tested);
+    }
     let cookie = req.cookie(cookies::OIDC_FLOW_COOKIE);
     if !flow::same_browser(&flow, cookie.as_ref().map(|c| c.value())) {
         return Err(refused(
@@ -387,4 +441,75 @@ async fn consume(
     tracing::info!(user = %user.id, tenant = %user.tenant_id, sid = %issued.session.id, provider = %target.provider_name, subject = %identity.subject, "OIDC login");
     let target_url = flow.return_to.unwrap_or_else(|| "/".into());
     cookies::signed_in_redirect(&state.config, &target_url, issued.token).map(Decided::SignedIn)
+}
+
+/// A test sign-in arriving at the callback.
+struct TestRun<'a> {
+    tenant: &'a Tenant,
+    connection: &'a OidcConnection,
+    flow: &'a FlowState,
+    mark: TestMark,
+}
+
+impl TestRun<'_> {
+    /// Diagnoses the answer (the real exchange and checks), works out what a real sign-in
+    /// would have done without doing it, stores the report and ends the test. No session is
+    /// created and nobody is created or linked.
+    async fn report(
+        self,
+        req: &HttpRequest,
+        q: &CallbackQuery,
+        state: &AppState,
+        event: &mut LoginEvent,
+    ) -> Result<HttpResponse, PageError> {
+        let cookie = req.cookie(cookies::OIDC_FLOW_COOKIE);
+        let callback = diagnose::Callback {
+            code: q.code.as_deref(),
+            error: q.error.as_deref(),
+            error_description: q.error_description.as_deref(),
+            same_browser: flow::same_browser(self.flow, cookie.as_ref().map(|c| c.value())),
+        };
+        let now = state.clock.now();
+        let redirect = redirect_uri(state);
+        let setting = diagnose::Setting {
+            tenant: self.tenant,
+            connection: self.connection,
+            redirect_uri: &redirect,
+            now,
+        };
+        let (report, outcome) =
+            diagnose::run(&*state.store, &state.oidc, &setting, self.flow, &callback).await?;
+        event.test = true;
+        event.email = report
+            .identity
+            .as_ref()
+            .and_then(|i| i.email.as_ref())
+            .map(|e| e.chars().take(320).collect());
+        event.outcome = if report.passed {
+            Outcome::Succeeded
+        } else {
+            Outcome::Refused
+        };
+        let cause = format!(
+            "test sign-in {} by {}: {}",
+            self.mark.id,
+            self.mark.by,
+            report.refusal.clone().unwrap_or_else(|| outcome.clone())
+        );
+        event.cause = Some(cause.chars().take(2000).collect());
+        let record = sso_test::finish(
+            &*state.store,
+            &self.tenant.id,
+            &self.mark,
+            ConnectionVersion {
+                protocol: Protocol::Oidc,
+                updated_at: self.connection.updated_at,
+            },
+            now,
+            sso_test::Report::Oidc(report),
+            outcome,
+        )
+        .await?;
+        sso_test::routes::ended(&record)
+    }
 }

@@ -61,6 +61,7 @@ pub struct Identity {
     pub hd: Option<String>,
 }
 
+#[derive(Debug)]
 pub enum Outcome {
     SignedIn {
         user: User,
@@ -169,18 +170,37 @@ pub fn identity(
     }
 }
 
-/// Applies the final checks to a found person and syncs groups from the tenant's IdP.
-async fn admit(
+/// What a sign-in with this identity would do, decided without writing anything: the test
+/// sign-in shows it, and [`apply`] carries it out (so both run the same rules).
+#[derive(Debug)]
+pub enum Decision {
+    /// A person who may sign in; `link` when their first sign-in with this provider account
+    /// links it to them.
+    Admit { user: User, link: bool },
+    /// Nobody with that email, and the tenant's connection creates people just in time.
+    Create {
+        tenant: Tenant,
+        email: String,
+        profile: Profile,
+    },
+    /// The email's tenant allows only its own SSO.
+    SsoOnly(Tenant),
+    /// Refused, with the precise cause.
+    Refused(String),
+}
+
+/// The checks every found person passes (read-only): their tenant still exists, is the
+/// connection's own (tenant connections) or allows global providers, and they are active.
+async fn admission(
     store: &dyn Store,
-    clock: &dyn Clock,
     authority: &Authority<'_>,
-    identity: &Identity,
     user: User,
-) -> Result<Outcome> {
+    link: bool,
+) -> Result<Decision> {
     let tenant = match tenants::get(store, &user.tenant_id).await? {
         Some(t) => t,
         None => {
-            return Ok(Outcome::Refused(format!(
+            return Ok(Decision::Refused(format!(
                 "{}'s tenant no longer exists",
                 user.email
             )))
@@ -188,25 +208,36 @@ async fn admit(
     };
     if let Authority::Tenant { tenant: own, .. } = authority {
         if own.id != tenant.id {
-            return Ok(Outcome::Refused(format!(
+            return Ok(Decision::Refused(format!(
                 "the linked person {} belongs to tenant {}, not {}",
                 user.email, tenant.id, own.id
             )));
         }
     } else if tenant.sso_only {
-        return Ok(Outcome::SsoOnly(tenant));
+        return Ok(Decision::SsoOnly(tenant));
     }
     if !user.is_active() {
-        return Ok(Outcome::Refused(format!(
+        return Ok(Decision::Refused(format!(
             "{}'s account is {}",
             user.email,
             status_word(&user)
         )));
     }
+    Ok(Decision::Admit { user, link })
+}
+
+/// Syncs groups from a tenant's own IdP onto an admitted person.
+async fn sync_groups(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    authority: &Authority<'_>,
+    identity: &Identity,
+    user: User,
+) -> Result<User> {
     if let (Authority::Tenant { .. }, Some(groups)) = (authority, &identity.groups) {
         let groups = clean_groups(groups);
         if groups != user.groups {
-            let updated = users::update(
+            return users::update(
                 store,
                 clock,
                 &user.tenant_id,
@@ -216,17 +247,34 @@ async fn admit(
                     ..Default::default()
                 },
             )
-            .await?;
-            return Ok(Outcome::SignedIn {
-                user: updated,
-                created: false,
-            });
+            .await;
         }
     }
-    Ok(Outcome::SignedIn {
-        user,
-        created: false,
-    })
+    Ok(user)
+}
+
+fn nooauth_refusal(identity: &Identity, user: &User) -> String {
+    format!(
+        "{} is already linked to another {} account; this token's subject ({}) differs, so the matching email does not sign in as them (nOAuth)",
+        user.email,
+        identity.scope.split(':').next().unwrap_or("provider"),
+        identity.subject
+    )
+}
+
+/// Whether `user` is linked to another subject in this scope (read-only; [`link`] decides
+/// atomically when it writes).
+async fn linked_elsewhere(
+    store: &dyn Store,
+    identity: &Identity,
+    user: &User,
+) -> Result<Option<String>> {
+    let current = store
+        .get(&keys::oidc_user_link(&user.id, &identity.scope))
+        .await?;
+    Ok(current
+        .filter(|c| c != identity.subject_hash.as_bytes())
+        .map(|_| nooauth_refusal(identity, user)))
 }
 
 /// Links the subject to `user` unless the user is already linked to another subject in this
@@ -239,12 +287,7 @@ async fn link(store: &dyn Store, identity: &Identity, user: &User) -> Result<Opt
     {
         let current = store.get(&user_key).await?.unwrap_or_default();
         if current != identity.subject_hash.as_bytes() {
-            return Ok(Some(format!(
-                "{} is already linked to another {} account; this token's subject ({}) differs, so the matching email does not sign in as them (nOAuth)",
-                user.email,
-                identity.scope.split(':').next().unwrap_or("provider"),
-                identity.subject
-            )));
+            return Ok(Some(nooauth_refusal(identity, user)));
         }
     }
     store
@@ -257,23 +300,22 @@ async fn link(store: &dyn Store, identity: &Identity, user: &User) -> Result<Opt
     Ok(None)
 }
 
-pub async fn resolve(
+pub async fn decide(
     store: &dyn Store,
-    clock: &dyn Clock,
     authority: &Authority<'_>,
     identity: &Identity,
-) -> Result<Outcome> {
+) -> Result<Decision> {
     // 1. A linked subject: the link decides, whatever the email claim says now.
     if let Some(user_id) = store.get(&keys::oidc_link(&identity.subject_hash)).await? {
         if let Some(user) = users::get(store, &String::from_utf8_lossy(&user_id)).await? {
-            return admit(store, clock, authority, identity, user).await;
+            return admission(store, authority, user, false).await;
         }
         // The person was deleted: treat the subject as new.
     }
 
     // 2. A new subject: only a verified, well-formed email of a known tenant may go further.
     let Some(raw_email) = identity.email.as_deref() else {
-        return Ok(Outcome::Refused(
+        return Ok(Decision::Refused(
             "the ID token has no email claim (check the claim mapping and the `email` scope)"
                 .into(),
         ));
@@ -281,19 +323,19 @@ pub async fn resolve(
     let (email, domain) = match normalize_email(raw_email) {
         Ok(v) => v,
         Err(why) => {
-            return Ok(Outcome::Refused(format!(
+            return Ok(Decision::Refused(format!(
                 "email {:?} refused: {why}",
                 short(raw_email)
             )))
         }
     };
     if !identity.email_verified {
-        return Ok(Outcome::Refused(format!(
+        return Ok(Decision::Refused(format!(
             "email {email} is not verified by the provider (email_verified missing or false)"
         )));
     }
     let Some(tenant) = tenants::by_domain(store, &domain).await? else {
-        return Ok(Outcome::Refused(format!(
+        return Ok(Decision::Refused(format!(
             "no tenant owns the domain {domain}"
         )));
     };
@@ -303,7 +345,7 @@ pub async fn resolve(
             connection,
         } => {
             if own.id != tenant.id {
-                return Ok(Outcome::Refused(format!(
+                return Ok(Decision::Refused(format!(
                     "email domain {domain} is not one of tenant {}'s domains",
                     own.id
                 )));
@@ -311,7 +353,7 @@ pub async fn resolve(
             if connection.provider == Preset::GoogleWorkspace
                 && !identity.hd.as_deref().is_some_and(|hd| own.owns_domain(hd))
             {
-                return Ok(Outcome::Refused(format!(
+                return Ok(Decision::Refused(format!(
                     "Google account is not managed by one of the tenant's domains (hd {:?})",
                     identity.hd.as_deref().unwrap_or("absent")
                 )));
@@ -322,13 +364,13 @@ pub async fn resolve(
         Authority::Microsoft { allowlisted } => *allowlisted,
     };
     if !matches!(authority, Authority::Tenant { .. }) && tenant.sso_only {
-        return Ok(Outcome::SsoOnly(tenant));
+        return Ok(Decision::SsoOnly(tenant));
     }
 
     // 3. An existing person: link (once) and admit.
     if let Some(user) = users::by_email(store, &email).await? {
         if user.tenant_id != tenant.id {
-            return Ok(Outcome::Refused(format!(
+            return Ok(Decision::Refused(format!(
                 "{email} belongs to another tenant than its domain's"
             )));
         }
@@ -337,49 +379,103 @@ pub async fn resolve(
                 Authority::Google => "Google links a first sign-in to an existing person only for Workspace accounts whose hd is the email's domain",
                 _ => "Microsoft links a first sign-in to an existing person only for allowlisted directories (microsoft.allowed_tenant_ids)",
             };
-            return Ok(Outcome::Refused(format!(
+            return Ok(Decision::Refused(format!(
                 "{email} has no linked account for this provider; {why}"
             )));
         }
         if !user.is_active() {
-            return Ok(Outcome::Refused(format!(
+            return Ok(Decision::Refused(format!(
                 "{email}'s account is {}",
                 status_word(&user)
             )));
         }
-        if let Some(cause) = link(store, identity, &user).await? {
-            return Ok(Outcome::Refused(cause));
+        if let Some(cause) = linked_elsewhere(store, identity, &user).await? {
+            return Ok(Decision::Refused(cause));
         }
-        return admit(store, clock, authority, identity, user).await;
+        return admission(store, authority, user, true).await;
     }
 
     // 4. Nobody with that email: just-in-time creation, tenants' own connections only.
     let Authority::Tenant { connection, .. } = authority else {
-        return Ok(Outcome::Refused(format!(
+        return Ok(Decision::Refused(format!(
             "{email} has no account; global providers never create accounts"
         )));
     };
     if !connection.jit_provisioning {
-        return Ok(Outcome::Refused(format!(
+        return Ok(Decision::Refused(format!(
             "{email} has no account and just-in-time creation is off"
         )));
     }
-    let profile = Profile {
-        given_name: identity.given_name.clone(),
-        family_name: identity.family_name.clone(),
-        groups: identity.groups.clone().unwrap_or_default(),
-    };
-    // A person created by a concurrent login goes through the link rules like anyone else.
-    let Some((user, created)) =
-        create_just_in_time(store, clock, &tenant, &email, &profile).await?
-    else {
-        return Ok(Outcome::Refused(format!("{email} could not be created")));
-    };
-    if let Some(cause) = link(store, identity, &user).await? {
-        return Ok(Outcome::Refused(cause));
+    Ok(Decision::Create {
+        tenant,
+        email,
+        profile: Profile {
+            given_name: identity.given_name.clone(),
+            family_name: identity.family_name.clone(),
+            groups: identity.groups.clone().unwrap_or_default(),
+        },
+    })
+}
+
+/// Carries out a [`Decision`]: links, creates and syncs groups. The writes that can race
+/// (the link claim, the creation) decide again atomically.
+pub async fn apply(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    authority: &Authority<'_>,
+    identity: &Identity,
+    decision: Decision,
+) -> Result<Outcome> {
+    match decision {
+        Decision::Refused(cause) => Ok(Outcome::Refused(cause)),
+        Decision::SsoOnly(tenant) => Ok(Outcome::SsoOnly(tenant)),
+        Decision::Admit { user, link: first } => {
+            if first {
+                if let Some(cause) = link(store, identity, &user).await? {
+                    return Ok(Outcome::Refused(cause));
+                }
+            }
+            let user = sync_groups(store, clock, authority, identity, user).await?;
+            Ok(Outcome::SignedIn {
+                user,
+                created: false,
+            })
+        }
+        Decision::Create {
+            tenant,
+            email,
+            profile,
+        } => {
+            // A person created by a concurrent login goes through the link rules like anyone else.
+            let Some((user, created)) =
+                create_just_in_time(store, clock, &tenant, &email, &profile).await?
+            else {
+                return Ok(Outcome::Refused(format!("{email} could not be created")));
+            };
+            if let Some(cause) = link(store, identity, &user).await? {
+                return Ok(Outcome::Refused(cause));
+            }
+            match admission(store, authority, user, false).await? {
+                Decision::Admit { user, .. } => {
+                    let user = sync_groups(store, clock, authority, identity, user).await?;
+                    Ok(Outcome::SignedIn { user, created })
+                }
+                Decision::SsoOnly(t) => Ok(Outcome::SsoOnly(t)),
+                Decision::Refused(cause) => Ok(Outcome::Refused(cause)),
+                Decision::Create { .. } => {
+                    Ok(Outcome::Refused(format!("{email} could not be admitted")))
+                }
+            }
+        }
     }
-    match admit(store, clock, authority, identity, user).await? {
-        Outcome::SignedIn { user, .. } => Ok(Outcome::SignedIn { user, created }),
-        other => Ok(other),
-    }
+}
+
+pub async fn resolve(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    authority: &Authority<'_>,
+    identity: &Identity,
+) -> Result<Outcome> {
+    let decision = decide(store, authority, identity).await?;
+    apply(store, clock, authority, identity, decision).await
 }

@@ -64,23 +64,44 @@ impl Verified {
     }
 }
 
+/// Which check refused a token: the test sign-in's report turns that line red.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenCheck {
+    /// Not a readable JWS with a JSON payload.
+    Format,
+    /// Signature, algorithm (none/HMAC refused) or key.
+    Signature,
+    Issuer,
+    Audience,
+    AuthorizedParty,
+    Nonce,
+    /// `exp` and `iat` against our clock with the skew.
+    TimeWindow,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum VerifyError {
     /// No key in the set matches the token's `kid`/algorithm: refresh the JWKS and retry once.
     UnknownKey(String),
-    /// Refused, with the precise reason.
-    Refused(String),
+    /// Refused by `check`, with the precise reason.
+    Refused(TokenCheck, String),
+}
+
+impl VerifyError {
+    fn refused(check: TokenCheck, message: impl Into<String>) -> Self {
+        Self::Refused(check, message.into())
+    }
 }
 
 /// The payload of a compact JWS, decoded without any check (used only to choose the
 /// expected issuer and to word errors; nothing read here is believed).
-fn unverified_payload(compact: &str) -> Option<Map<String, Value>> {
+pub(crate) fn unverified_payload(compact: &str) -> Option<Map<String, Value>> {
     let payload = compact.split('.').nth(1)?;
     let bytes = URL_SAFE_NO_PAD.decode(payload).ok()?;
     serde_json::from_slice(&bytes).ok()
 }
 
-fn unverified_header(compact: &str) -> Option<Map<String, Value>> {
+pub(crate) fn unverified_header(compact: &str) -> Option<Map<String, Value>> {
     let header = compact.split('.').next()?;
     let bytes = URL_SAFE_NO_PAD.decode(header).ok()?;
     serde_json::from_slice(&bytes).ok()
@@ -98,42 +119,64 @@ fn expected_issuer(
         .get("tid")
         .and_then(Value::as_str)
         .ok_or_else(|| {
-            VerifyError::Refused("Microsoft token without a tid (directory id) claim".into())
+            VerifyError::refused(
+                TokenCheck::Issuer,
+                "Microsoft token without a tid (directory id) claim",
+            )
         })?
         .to_ascii_lowercase();
     // Only a GUID may be substituted: a tid like "x/../other" must not shape the issuer.
     if !is_tenant_id(&tid) {
-        return Err(VerifyError::Refused(format!(
-            "Microsoft token's tid {tid:?} is not a directory id"
-        )));
+        return Err(VerifyError::refused(
+            TokenCheck::Issuer,
+            format!("Microsoft token's tid {tid:?} is not a directory id"),
+        ));
     }
     if !exp.allowed_tenant_ids.is_empty() && !exp.allowed_tenant_ids.contains(&tid) {
-        return Err(VerifyError::Refused(format!(
-            "Microsoft directory {tid} is not on the allowlist (microsoft.allowed_tenant_ids)"
-        )));
+        return Err(VerifyError::refused(
+            TokenCheck::Issuer,
+            format!(
+                "Microsoft directory {tid} is not on the allowlist (microsoft.allowed_tenant_ids)"
+            ),
+        ));
     }
     Ok((exp.issuer.replace(TENANT_PLACEHOLDER, &tid), Some(tid)))
 }
 
-fn describe(err: &ClaimsVerificationError) -> String {
+fn describe(err: &ClaimsVerificationError) -> (TokenCheck, String) {
     match err {
-        ClaimsVerificationError::SignatureVerification(s) => match s {
-            SignatureVerificationError::NoSignature => {
-                "the ID token is not signed (alg=none)".into()
-            }
-            SignatureVerificationError::DisallowedAlg(m) => {
-                format!("the ID token's signature algorithm is not allowed: {m}")
-            }
-            SignatureVerificationError::CryptoError(m) => {
-                format!("the ID token's signature does not verify: {m}")
-            }
-            other => format!("the ID token's signature was refused: {other}"),
-        },
-        ClaimsVerificationError::InvalidAudience(m) => format!("audience mismatch: {m}"),
-        ClaimsVerificationError::InvalidIssuer(m) => format!("issuer mismatch: {m}"),
-        ClaimsVerificationError::InvalidNonce(m) => format!("nonce mismatch: {m}"),
-        ClaimsVerificationError::Expired(m) => format!("the ID token is expired: {m}"),
-        other => format!("the ID token was refused: {other}"),
+        ClaimsVerificationError::SignatureVerification(s) => (
+            TokenCheck::Signature,
+            match s {
+                SignatureVerificationError::NoSignature => {
+                    "the ID token is not signed (alg=none)".into()
+                }
+                SignatureVerificationError::DisallowedAlg(m) => {
+                    format!("the ID token's signature algorithm is not allowed: {m}")
+                }
+                SignatureVerificationError::CryptoError(m) => {
+                    format!("the ID token's signature does not verify: {m}")
+                }
+                other => format!("the ID token's signature was refused: {other}"),
+            },
+        ),
+        ClaimsVerificationError::InvalidAudience(m) => {
+            (TokenCheck::Audience, format!("audience mismatch: {m}"))
+        }
+        ClaimsVerificationError::InvalidIssuer(m) => {
+            (TokenCheck::Issuer, format!("issuer mismatch: {m}"))
+        }
+        ClaimsVerificationError::InvalidNonce(m) => {
+            (TokenCheck::Nonce, format!("nonce mismatch: {m}"))
+        }
+        ClaimsVerificationError::Expired(m) => (
+            TokenCheck::TimeWindow,
+            format!("the ID token is expired: {m}"),
+        ),
+        other => (
+            TokenCheck::Format,
+            format!("the ID token was refused: {other}"),
+        ),
     }
 }
 
@@ -144,18 +187,24 @@ pub fn verify(
     exp: &Expected<'_>,
 ) -> Result<Verified, VerifyError> {
     let compact = token.to_string();
-    let peek = unverified_payload(&compact)
-        .ok_or_else(|| VerifyError::Refused("the ID token's payload is not JSON".into()))?;
+    let peek = unverified_payload(&compact).ok_or_else(|| {
+        VerifyError::refused(TokenCheck::Format, "the ID token's payload is not JSON")
+    })?;
     let (issuer, tid) = expected_issuer(exp, &peek)?;
     // Worded here for the admin; the crate's check below is what enforces it.
     let got = peek.get("iss").and_then(Value::as_str).unwrap_or("(none)");
     if got != issuer {
-        return Err(VerifyError::Refused(format!(
-            "issuer mismatch: got {got:?}, expected {issuer:?}"
-        )));
+        return Err(VerifyError::refused(
+            TokenCheck::Issuer,
+            format!("issuer mismatch: got {got:?}, expected {issuer:?}"),
+        ));
     }
-    let issuer_url = IssuerUrl::new(issuer.clone())
-        .map_err(|e| VerifyError::Refused(format!("expected issuer {issuer:?}: {e}")))?;
+    let issuer_url = IssuerUrl::new(issuer.clone()).map_err(|e| {
+        VerifyError::refused(
+            TokenCheck::Issuer,
+            format!("expected issuer {issuer:?}: {e}"),
+        )
+    })?;
     let now = exp.now;
     let skew = time::Duration::seconds(exp.skew_secs);
     let to_chrono = |t: OffsetDateTime| {
@@ -202,29 +251,40 @@ pub fn verify(
                 field("alg")
             )));
         }
-        Err(e) => return Err(VerifyError::Refused(describe(&e))),
+        Err(e) => {
+            let (check, message) = describe(&e);
+            return Err(VerifyError::Refused(check, message));
+        }
     };
     // azp: when present it must be us (Core §3.1.3.7 steps 4–5; the crate leaves this to us).
     if let Some(azp) = claims.authorized_party() {
         if azp.as_str() != exp.client_id {
-            return Err(VerifyError::Refused(format!(
-                "authorized party (azp) mismatch: got {:?}, expected {:?}",
-                azp.as_str(),
-                exp.client_id
-            )));
+            return Err(VerifyError::refused(
+                TokenCheck::AuthorizedParty,
+                format!(
+                    "authorized party (azp) mismatch: got {:?}, expected {:?}",
+                    azp.as_str(),
+                    exp.client_id
+                ),
+            ));
         }
     } else if claims.audiences().len() > 1 {
-        return Err(VerifyError::Refused(
-            "several audiences but no authorized party (azp)".into(),
+        return Err(VerifyError::refused(
+            TokenCheck::AuthorizedParty,
+            "several audiences but no authorized party (azp)",
         ));
     }
     // The signature covers exactly these bytes, so the payload read now is the verified one.
-    let verified = unverified_payload(&compact)
-        .ok_or_else(|| VerifyError::Refused("the ID token's payload is not JSON".into()))?;
+    let verified = unverified_payload(&compact).ok_or_else(|| {
+        VerifyError::refused(TokenCheck::Format, "the ID token's payload is not JSON")
+    })?;
     if let Some(tid) = tid {
         let signed_tid = verified.get("tid").and_then(Value::as_str);
         if signed_tid.map(str::to_ascii_lowercase).as_deref() != Some(tid.as_str()) {
-            return Err(VerifyError::Refused("tid changed between checks".into()));
+            return Err(VerifyError::refused(
+                TokenCheck::Issuer,
+                "tid changed between checks",
+            ));
         }
     }
     Ok(Verified {
@@ -232,6 +292,26 @@ pub fn verify(
         subject: claims.subject().as_str().to_owned(),
         claims: verified,
     })
+}
+
+/// Whether the token's signature alone verifies: an allowed algorithm and a key from
+/// `keys`, every claim check off. Never a verdict — the test sign-in uses it to say what the
+/// signature line would be when [`verify`] refused the token for another reason first.
+pub fn signature_only(token: &CoreIdToken, keys: &CoreJsonWebKeySet) -> bool {
+    let Ok(issuer) = IssuerUrl::new("https://issuer.invalid".into()) else {
+        return false;
+    };
+    let epoch = chrono::DateTime::<chrono::Utc>::from_timestamp(0, 0).unwrap_or_default();
+    let verifier =
+        CoreIdTokenVerifier::new_public_client(ClientId::new(String::new()), issuer, keys.clone())
+            .set_allowed_algs(ALLOWED_ALGS)
+            .require_issuer_match(false)
+            .require_audience_match(false)
+            .set_time_fn(move || epoch)
+            .set_issue_time_verifier_fn(|_| Ok(()));
+    token
+        .claims(&verifier, |_: Option<&Nonce>| Ok::<(), String>(()))
+        .is_ok()
 }
 
 #[cfg(test)]
@@ -272,7 +352,7 @@ mod tests {
         ] {
             assert!(matches!(
                 expected_issuer(&e, &claims(bad)),
-                Err(VerifyError::Refused(_))
+                Err(VerifyError::Refused(TokenCheck::Issuer, _))
             ));
         }
     }
@@ -286,7 +366,9 @@ mod tests {
         );
         let other = serde_json::json!({ "tid": "72f988bf-86f1-41af-91ab-2d7cd011db47" });
         let err = expected_issuer(&e, &claims(other)).unwrap_err();
-        assert!(matches!(err, VerifyError::Refused(m) if m.contains("allowlist")));
+        assert!(
+            matches!(err, VerifyError::Refused(TokenCheck::Issuer, m) if m.contains("allowlist"))
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ use super::sp::SpEndpoints;
 use super::sp_key::SpKey;
 use crate::error::{Error, Result};
 use crate::random;
+use crate::sso_test::TestMark;
 use crate::store::{decode, encode, keys, Store};
 
 pub const FLOW_TTL: Duration = Duration::from_secs(600);
@@ -32,10 +33,14 @@ pub struct FlowState {
     pub tenant_id: String,
     pub request_id: String,
     pub return_to: Option<String>,
-    /// Set for a console test sign-in: the admin who runs it. The ACS then reports instead
-    /// of signing in.
-    #[serde(default)]
-    pub test_by: Option<String>,
+    /// Set for a test sign-in: the ACS then reports instead of signing in. Flows started
+    /// before marks existed carried only the admin's id, as `test_by`.
+    #[serde(
+        default,
+        alias = "test_by",
+        deserialize_with = "crate::sso_test::mark_or_runner"
+    )]
+    pub test: Option<TestMark>,
 }
 
 /// A request ID with 128 random bits (samael's own have 32). Starts with a letter, as
@@ -94,7 +99,7 @@ pub async fn start(
     sp: &SpEndpoints,
     signer: Option<&SpKey>,
     return_to: Option<String>,
-    test_by: Option<String>,
+    test: Option<TestMark>,
     now: OffsetDateTime,
 ) -> Result<String> {
     let request_id = new_request_id();
@@ -103,7 +108,7 @@ pub async fn start(
         tenant_id: connection.tenant_id.clone(),
         request_id: request_id.clone(),
         return_to,
-        test_by,
+        test,
     };
     store
         .put(

@@ -9,7 +9,7 @@
 //! - `flow`: SP-initiated login (AuthnRequest, opaque RelayState, single-use flow state);
 //! - `acs`: the hardened ACS on top of samael (`xml_shape`: a strict structural pre-check);
 //!   `signin`: from a verified identity to a user;
-//! - `diagnose` and `test_login`: the console's test sign-in with a report per check.
+//! - `diagnose`: the test sign-in's report per check (records live in `crate::sso_test`).
 
 pub mod acs;
 pub mod cert;
@@ -20,5 +20,4 @@ pub mod routes;
 pub mod signin;
 pub mod sp;
 pub mod sp_key;
-pub mod test_login;
 mod xml_shape;

@@ -10,10 +10,11 @@ use super::connection::SamlConnection;
 use super::signin::{self, Outcome as Resolved};
 use super::sp::SpEndpoints;
 use super::sp::{endpoints, metadata_xml};
-use super::{connection, diagnose, flow, sp_key, test_login};
+use super::{connection, diagnose, flow, sp_key};
 use crate::audit::login::{self as login_events, LoginEvent, Outcome};
 use crate::login::federated::clean_groups;
 use crate::session::LoginMethod;
+use crate::sso_test::{self, ConnectionVersion, Protocol, TestMark};
 use crate::state::AppState;
 use crate::store::keys;
 use crate::tenant::domain::normalize_domain;
@@ -22,7 +23,6 @@ use crate::tenant::Tenant;
 use crate::web::cookies;
 use crate::web::error::{ApiError, PageError};
 use crate::web::extract::{client_info, client_ip};
-use crate::web::page::see_other;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.route("/saml/metadata/{domain}", web::get().to(get_metadata))
@@ -168,13 +168,13 @@ async fn consume(
         }
     };
     let sp = endpoints(&state.config.base_url, &tenant.primary_domain);
-    if let Some(admin) = flow.as_ref().and_then(|f| f.test_by.clone()) {
+    if let Some(mark) = flow.as_ref().and_then(|f| f.test.clone()) {
         let test = TestRun {
             tenant: &tenant,
             connection: &conn,
             sp: &sp,
             request_id,
-            admin,
+            mark,
         };
         return test.report(state, form.saml_response, event).await;
     }
@@ -236,13 +236,13 @@ async fn consume(
     cookies::signed_in_redirect(&state.config, &target, issued.token)
 }
 
-/// A console test sign-in arriving at the ACS.
+/// A test sign-in arriving at the ACS.
 struct TestRun<'a> {
     tenant: &'a Tenant,
     connection: &'a SamlConnection,
     sp: &'a SpEndpoints,
     request_id: Option<String>,
-    admin: String,
+    mark: TestMark,
 }
 
 impl TestRun<'_> {
@@ -292,7 +292,7 @@ impl TestRun<'_> {
                     signin::Decision::Found(signin::Outcome::SignedIn { user, .. }) => format!(
                         "would sign in as {} (existing account), groups: {}; created just in time: no",
                         user.email,
-                        listed(&user.groups)
+                        sso_test::listed(&user.groups)
                     ),
                     signin::Decision::Found(signin::Outcome::Refused(why)) => {
                         report.passed = false;
@@ -300,7 +300,7 @@ impl TestRun<'_> {
                     }
                     signin::Decision::Create { email, profile, .. } => format!(
                         "would sign in as {email}, groups: {}; created just in time: yes",
-                        listed(&clean_groups(&profile.groups))
+                        sso_test::listed(&clean_groups(&profile.groups))
                     ),
                     signin::Decision::Refused(why) => {
                         report.passed = false;
@@ -317,27 +317,24 @@ impl TestRun<'_> {
             Outcome::Refused
         };
         event.cause = Some(format!(
-            "console test sign-in by {}: {}",
-            self.admin,
+            "test sign-in {} by {}: {}",
+            self.mark.id,
+            self.mark.by,
             report.refusal.clone().unwrap_or_else(|| outcome.clone())
         ));
-        let record = test_login::save(
+        let record = sso_test::finish(
             &*state.store,
-            self.connection,
-            &self.admin,
+            &self.tenant.id,
+            &self.mark,
+            ConnectionVersion {
+                protocol: Protocol::Saml,
+                updated_at: self.connection.updated_at,
+            },
             now,
-            report,
+            sso_test::Report::Saml(report),
             outcome,
         )
         .await?;
-        Ok(see_other(&format!("/admin/tests/{}", record.id)))
-    }
-}
-
-fn listed(groups: &[String]) -> String {
-    if groups.is_empty() {
-        "none".into()
-    } else {
-        groups.join(", ")
+        sso_test::routes::ended(&record)
     }
 }

@@ -74,14 +74,27 @@ pub fn saml_sp_key() -> &'static str {
     "saml_sp_key"
 }
 
-/// A console test sign-in's report.
-pub fn saml_test(id: &str) -> String {
+/// A test sign-in's record (SAML or OIDC). The spelling predates OIDC tests and is kept so
+/// that stored reports stay readable.
+pub fn sso_test(id: &str) -> String {
     format!("saml_test:{id}")
 }
 
-/// The last passed test sign-in of a tenant's SAML connection.
-pub fn saml_test_passed(tenant_id: &str) -> String {
+/// The last passed test sign-in of a tenant's SSO connection (spelling kept, as above:
+/// markers written by SAML-only versions still count).
+pub fn sso_test_passed(tenant_id: &str) -> String {
     format!("saml_test_passed:{tenant_id}")
+}
+
+/// Index of a tenant's test sign-ins (`{time}:{id}`, so the order is chronological).
+pub fn tenant_sso_tests(tenant_id: &str) -> String {
+    format!("tenant_sso_tests:{tenant_id}")
+}
+
+/// A one-time start link of a test started through the admin API, by the SHA-256 (hex) of
+/// its secret.
+pub fn sso_test_start(secret_hash: &str) -> String {
+    format!("sso_test_start:{secret_hash}")
 }
 
 /// The one-time link that creates the first operator account.

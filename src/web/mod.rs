@@ -18,10 +18,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     crate::login::routes::configure(cfg);
     crate::saml::routes::configure(cfg);
     crate::oidc::routes::configure(cfg);
+    crate::sso_test::routes::configure(cfg);
     crate::apikey::routes::configure(cfg);
     crate::scim::routes::configure(cfg);
     // Before the `/api/v1` scope, which would otherwise take every path under it.
     crate::admin::it_setup::configure(cfg);
+    crate::admin::sso_tests::configure(cfg);
     crate::admin::routes::configure(cfg);
     crate::console::routes::configure(cfg);
     crate::console::routes::it_setup::configure(cfg);

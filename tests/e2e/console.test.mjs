@@ -475,7 +475,7 @@ for (const store of stores) {
         const janeNav = page.getByRole('navigation', { name: 'Console' });
         assert.deepEqual(
           await janeNav.getByRole('link').allInnerTexts(),
-          ['Authentication › SAML', 'Provisioning (API keys)'],
+          ['Authentication › SAML', 'Authentication › OIDC', 'Provisioning (API keys)'],
           'only the pages the link opens',
         );
         assert.match(await janeNav.innerText(), /Jane, Acme IT/);

@@ -15,6 +15,7 @@ mod login;
 mod login_events;
 mod nginx;
 mod oidc_bench;
+mod oidc_console;
 mod oidc_global;
 mod oidc_login;
 mod oidc_op;

@@ -11,7 +11,6 @@ use serde::Deserialize;
 use super::{datetime, form_error, managed_tenant, require_recent, CsrfForm, Page};
 use crate::console::{Admin, ConsoleUser, Nav};
 use crate::it_setup::{self, ItSetupLink, NewItSetupLink, MAX_LIFETIME_HOURS};
-use crate::oidc::connection as oidc_connection;
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::web::cookies;
@@ -279,11 +278,8 @@ async fn open_link(path: web::Path<String>, state: web::Data<AppState>) -> Page 
         .await?
         .ok_or_else(link_not_valid)?;
     let lifetime = (link.expires_at - state.clock.now()).whole_seconds();
-    let landing = match oidc_connection::get(&*state.store, &link.tenant_id).await? {
-        Some(_) => "oidc",
-        None => "saml",
-    };
-    let mut resp = see_other(&format!("/admin/tenants/{}/{landing}", link.tenant_id));
+    let landing = it_setup::landing_path(&*state.store, &link.tenant_id).await?;
+    let mut resp = see_other(&landing);
     cookies::attach(
         &mut resp,
         &cookies::it_setup(&state.config, secret, lifetime),

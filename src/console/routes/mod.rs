@@ -7,22 +7,26 @@ mod api_keys;
 mod first_operator;
 pub mod it_setup;
 mod logs;
+mod oidc;
 mod organisations;
 mod overview;
 mod saml;
+mod sso_tests;
 mod users;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
-use super::ConsoleUser;
+use super::{Actor, ConsoleUser};
 use crate::error::Error;
 use crate::saml::cert::IdpCertificate;
+use crate::sso_test::Protocol;
 use crate::state::AppState;
 use crate::tenant::repo as tenants;
 use crate::tenant::Tenant;
 use crate::web::error::PageError;
+use crate::web::page::{check_csrf, see_other};
 
 /// Certificates expiring within this many days get a warning everywhere they are shown.
 pub(crate) const EXPIRY_WARNING_DAYS: i64 = 30;
@@ -31,6 +35,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     overview::configure(cfg);
     organisations::configure(cfg);
     saml::configure(cfg);
+    oidc::configure(cfg);
+    sso_tests::configure(cfg);
     users::configure(cfg);
     logs::configure(cfg);
     api_keys::configure(cfg);
@@ -144,9 +150,58 @@ pub(crate) fn notice_text(code: Option<&str>) -> Option<String> {
         "role" => "The role was changed; it applies from the person's next page load.",
         "revoked" => "The person's sessions were ended on every gateway instance.",
         "key_revoked" => "The API key was revoked: it opens nothing from now on.",
-        "untested" => "SSO-only cannot be switched on yet: run a successful test sign-in of the current SAML connection first.",
-        "no_saml" => "SSO-only needs a working SSO connection: set up SAML and run a test sign-in first.",
+        "untested" => "SSO-only cannot be switched on yet: run a successful test sign-in of the current SSO connection first.",
+        "no_sso" | "no_saml" => "SSO-only needs a working SSO connection: set up SAML or OpenID Connect and run a successful test sign-in first.",
+        "removed" => "The connection was removed. This organisation's people cannot use single sign-on until a new connection is set up.",
+        "confirm_remove" => "Not removed: tick the box that confirms the removal first.",
+        "remove_sso_only" => "Not removed: SSO-only is on, so removing the connection would lock everyone out. Switch SSO-only off on the organisation's page first.",
         _ => return None,
     };
     Some(text.to_owned())
+}
+
+#[derive(Deserialize)]
+pub(crate) struct RemoveForm {
+    pub(crate) csrf_token: String,
+    /// The confirmation checkbox.
+    #[serde(default)]
+    pub(crate) confirm: Option<String>,
+}
+
+/// "Remove this connection" on the SAML and OIDC pages: a tenant has one SSO connection,
+/// so switching protocols starts here. Needs a recent sign-in and the confirmation box;
+/// refused while SSO-only is on (nobody could sign in afterwards).
+pub(crate) async fn remove_connection(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Actor,
+    tenant_id: &str,
+    form: &RemoveForm,
+    protocol: Protocol,
+) -> Page {
+    check_csrf(req, &form.csrf_token)?;
+    let tenant = managed_tenant(state, admin, tenant_id).await?;
+    let page = match protocol {
+        Protocol::Saml => format!("/admin/tenants/{}/saml", tenant.id),
+        Protocol::Oidc => format!("/admin/tenants/{}/oidc", tenant.id),
+    };
+    require_recent(state, admin, &page)?;
+    if form.confirm.is_none() {
+        return Ok(see_other(&format!("{page}?error=confirm_remove")));
+    }
+    if crate::sso_test::check_removable(&tenant).is_err() {
+        return Ok(see_other(&format!("{page}?error=remove_sso_only")));
+    }
+    let by = admin.changed_by();
+    let store = &*state.store;
+    let removed = match protocol {
+        Protocol::Saml => {
+            crate::saml::connection::delete(store, &*state.clock, &tenant.id, &by).await?
+        }
+        Protocol::Oidc => {
+            crate::oidc::connection::delete(store, &*state.clock, &tenant.id, &by).await?
+        }
+    };
+    tracing::info!(tenant = %tenant.id, by = %admin.display_name(), removed, protocol = protocol.label(), "SSO connection removed in the console");
+    Ok(see_other(&format!("{page}?notice=removed")))
 }

@@ -9,8 +9,9 @@ use super::{
     cert_views, datetime, managed_tenant, notice_text, require_recent, CertView, NoticeQuery, Page,
 };
 use crate::console::{Admin, ConsoleUser, Nav};
+use crate::oidc::connection::{self as oidc_connection, OidcConnection};
 use crate::saml::connection::{self, SamlConnection};
-use crate::saml::test_login;
+use crate::sso_test;
 use crate::state::AppState;
 use crate::tenant::repo::{self as tenants, TenantUpdate};
 use crate::tenant::Tenant;
@@ -59,6 +60,7 @@ struct TenantPage {
     is_operator: bool,
     tenant: Tenant,
     saml: Option<SamlConnection>,
+    oidc: Option<OidcConnection>,
     tested_at: Option<String>,
     certificates: Vec<CertView>,
     expiring_soon: bool,
@@ -78,10 +80,10 @@ async fn get_tenant(
 ) -> Page {
     let tenant = managed_tenant(&state, &admin, &path).await?;
     let saml = connection::get(&*state.store, &tenant.id).await?;
-    let tested_at = match &saml {
-        Some(c) => test_login::passed_at(&*state.store, c).await?.map(datetime),
-        None => None,
-    };
+    let oidc = oidc_connection::get(&*state.store, &tenant.id).await?;
+    let tested_at = sso_test::passed_at(&*state.store, &tenant.id)
+        .await?
+        .map(|(protocol, at)| format!("{} ({})", datetime(at), protocol.label()));
     let now = state.clock.now();
     let certificates = saml
         .as_ref()
@@ -94,6 +96,7 @@ async fn get_tenant(
             is_operator: admin.is_operator(),
             tenant,
             saml,
+            oidc,
             tested_at,
             certificates,
             expiring_soon,
@@ -123,10 +126,10 @@ async fn post_sso_only(
     let enable = form.enabled == "on";
     if enable && !tenant.sso_only {
         require_recent(&state, &admin, &back)?;
-        if let Err(e) = test_login::require_passed(&*state.store, &tenant.id).await {
-            let code = match connection::get(&*state.store, &tenant.id).await? {
+        if let Err(e) = sso_test::require_passed(&*state.store, &tenant.id).await {
+            let code = match sso_test::current_connection(&*state.store, &tenant.id).await? {
                 Some(_) => "untested",
-                None => "no_saml",
+                None => "no_sso",
             };
             tracing::info!(tenant = %tenant.id, admin = %admin.user.id, cause = %e, "SSO-only refused");
             return Ok(see_other(&format!("{back}?error={code}")));

@@ -7,16 +7,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    cert_views, datetime, form_error, managed_tenant, notice_text, require_recent, CertView,
-    CsrfForm, NoticeQuery, Page,
+    cert_views, form_error, managed_tenant, notice_text, remove_connection, require_recent,
+    CertView, CsrfForm, NoticeQuery, Page, RemoveForm,
 };
 use crate::console::{Actor, ConsoleUser, Nav};
+use crate::oidc::connection as oidc_connection;
 use crate::saml::connection::{self, Provider, SamlConnection, SamlConnectionInput};
-use crate::saml::diagnose::Check;
-use crate::saml::{flow, sp, sp_key, test_login};
+use crate::saml::{sp, sp_key};
+use crate::sso_test::{self, Protocol, Via};
 use crate::state::AppState;
 use crate::tenant::Tenant;
-use crate::web::error::PageError;
 use crate::web::page::{check_csrf, see_other, with_forms};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,7 +26,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/tenants/{tenant_id}/saml/test",
             web::post().to(post_saml_test),
         )
-        .route("/admin/tests/{test_id}", web::get().to(get_test));
+        .route(
+            "/admin/tenants/{tenant_id}/saml/remove",
+            web::post().to(post_saml_remove),
+        );
 }
 
 /// The form as typed: strings throughout, so a refused save shows exactly what was sent.
@@ -95,6 +98,8 @@ struct SamlPage {
     providers: Vec<ProviderOption>,
     form: SamlForm,
     configured: bool,
+    /// The tenant signs in with OIDC: a tenant has one SSO connection.
+    oidc_configured: bool,
     certificates: Vec<CertView>,
     error: Option<(String, String)>,
     notice: Option<String>,
@@ -136,6 +141,9 @@ async fn render_saml(
 ) -> Page {
     let endpoints = sp::endpoints(&state.config.base_url, &tenant.primary_domain);
     let existing = connection::get(&*state.store, &tenant.id).await?;
+    let oidc_configured = oidc_connection::get(&*state.store, &tenant.id)
+        .await?
+        .is_some();
     let sp_signing_certificate = match &existing {
         Some(c) if c.sign_authn_requests => Some(
             sp_key::for_base_url(&*state.store, &state.config.base_url)
@@ -169,6 +177,7 @@ async fn render_saml(
         sp_signing_certificate,
         providers: provider_options(&form.provider),
         configured: existing.is_some(),
+        oidc_configured,
         certificates,
         tenant,
         form,
@@ -193,7 +202,8 @@ async fn get_saml(
     state: web::Data<AppState>,
 ) -> Page {
     let tenant = managed_tenant(&state, &admin, &path).await?;
-    let notice = notice_text(query.notice.as_deref());
+    let notice =
+        notice_text(query.notice.as_deref()).or_else(|| notice_text(query.error.as_deref()));
     render_saml(&req, &state, &admin, tenant, None, None, notice).await
 }
 
@@ -281,107 +291,29 @@ async fn post_saml_test(
 ) -> Page {
     check_csrf(&req, &form.csrf_token)?;
     let tenant = managed_tenant(&state, &admin, &path).await?;
-    let Some(conn) = connection::get(&*state.store, &tenant.id).await? else {
+    if connection::get(&*state.store, &tenant.id).await?.is_none() {
         return Ok(see_other(&format!("/admin/tenants/{}/saml", tenant.id)));
-    };
-    let endpoints = sp::endpoints(&state.config.base_url, &tenant.primary_domain);
-    let signer = match conn.sign_authn_requests {
-        true => Some(sp_key::for_base_url(&*state.store, &state.config.base_url).await?),
-        false => None,
-    };
-    let target = flow::start(
+    }
+    let mark = sso_test::begin(
         &*state.store,
-        &conn,
-        &endpoints,
-        signer.as_ref(),
-        None,
-        Some(admin.test_runner()),
         state.clock.now(),
+        &tenant.id,
+        Protocol::Saml,
+        &admin.test_runner(),
+        Via::Console,
     )
     .await?;
     // The browser goes on to the IdP; the SAML page's CSP allows that (see render_saml).
-    Ok(see_other(&target))
+    sso_test::routes::start_flow(&req, &state, &tenant, mark).await
 }
 
-#[derive(Template)]
-#[template(path = "console/test_report.html")]
-struct TestReportPage {
-    admin_email: String,
-    is_operator: bool,
-    guest: bool,
-    tenant: Tenant,
-    at: String,
-    passed: bool,
-    outcome: String,
-    refusal: Option<String>,
-    checks: Vec<CheckView>,
-    clock_difference: String,
-    signing_certificate: String,
-    configured_certificates: Vec<String>,
-    identity: Option<crate::saml::diagnose::IdentitySummary>,
-    response_xml: String,
-    csrf_token: String,
-}
-
-impl Nav for TestReportPage {
-    fn guest(&self) -> bool {
-        self.guest
-    }
-}
-
-struct CheckView {
-    label: &'static str,
-    passed: bool,
-    checked: bool,
-    observed: String,
-    fix: String,
-}
-
-impl From<&Check> for CheckView {
-    fn from(c: &Check) -> Self {
-        Self {
-            label: c.kind.label(),
-            passed: c.passed,
-            checked: c.checked,
-            observed: c.observed.clone(),
-            fix: c.fix.clone().unwrap_or_default(),
-        }
-    }
-}
-
-async fn get_test(
+/// Removes the SAML connection (so the tenant can switch to OIDC, or stop SSO).
+async fn post_saml_remove(
     req: HttpRequest,
     admin: Actor,
     path: web::Path<String>,
+    form: web::Form<RemoveForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    let record = test_login::get(&*state.store, &path)
-        .await?
-        .ok_or_else(PageError::not_found)?;
-    let tenant = managed_tenant(&state, &admin, &record.tenant_id).await?;
-    let r = &record.report;
-    with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
-        TestReportPage {
-            admin_email: admin.display_name(),
-            guest: admin.is_guest(),
-            is_operator: admin.is_operator(),
-            tenant,
-            at: datetime(record.at),
-            passed: r.passed,
-            outcome: record.outcome.clone(),
-            refusal: r.refusal.clone(),
-            checks: r.checks.iter().map(CheckView::from).collect(),
-            clock_difference: r
-                .clock_difference_secs
-                .map_or_else(|| "unknown".into(), |d| format!("{d:+} s")),
-            signing_certificate: r
-                .signing_certificate
-                .clone()
-                .unwrap_or_else(|| "not included in the response".into()),
-            configured_certificates: r.configured_certificates.clone(),
-            identity: r.identity.clone(),
-            response_xml: r.response_xml.clone(),
-            csrf_token,
-        }
-    })
+    remove_connection(&req, &state, &admin, &path, &form, Protocol::Saml).await
 }
