@@ -116,6 +116,7 @@ pub async fn build_state(
     }
     let issuer = config.base_url.as_str().trim_end_matches('/').to_owned();
     let config_oidc_loopback = config.oidc.allow_http_loopback;
+    let dns = Arc::new(tenant::verification::DnsResolver::new(&config.dns));
     let sessions = session::Sessions::start(
         store.clone(),
         clock.clone(),
@@ -133,6 +134,7 @@ pub async fn build_state(
             oidc::provider::Providers::new(config_oidc_loopback)
                 .map_err(|e| Error::Internal(e.detail()))?,
         ),
+        dns,
     })
 }
 
