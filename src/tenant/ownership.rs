@@ -74,15 +74,15 @@ pub async fn add_pending(
     if tenant.owns_domain(&domain) {
         return Ok((tenant, Added::AlreadyVerified));
     }
-    if let Some(p) = tenant.pending(&domain) {
-        let p = p.clone();
-        return Ok((tenant, Added::AlreadyPending(p)));
-    }
     if repo::by_domain(store, &domain)
         .await?
         .is_some_and(|owner| owner.id != tenant.id)
     {
         return Err(taken_elsewhere(&domain));
+    }
+    if let Some(p) = tenant.pending(&domain) {
+        let p = p.clone();
+        return Ok((tenant, Added::AlreadyPending(p)));
     }
     if tenant.pending_domains.len() >= MAX_PENDING {
         return Err(Error::invalid(

@@ -147,6 +147,7 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
 }
 
 struct Shown {
+    status: StatusCode,
     typed: String,
     add_error: Option<String>,
     error: Option<String>,
@@ -160,13 +161,8 @@ fn render(
     tenant: Tenant,
     shown: Shown,
 ) -> Page {
-    let status = if shown.add_error.is_some() || shown.error.is_some() {
-        StatusCode::BAD_REQUEST
-    } else {
-        StatusCode::OK
-    };
     let (verified, pending) = rows(&tenant);
-    with_forms(req, &state.config, status, |csrf_token| DomainsPage {
+    with_forms(req, &state.config, shown.status, |csrf_token| DomainsPage {
         admin_email: admin.user.email.clone(),
         is_operator: admin.is_operator(),
         tenant,
@@ -196,6 +192,7 @@ async fn get_domains(
 ) -> Page {
     let tenant = managed_tenant(&state, &admin, &path).await?;
     let shown = Shown {
+        status: StatusCode::OK,
         typed: String::new(),
         add_error: None,
         error: notice_text(query.error.as_deref()).map(str::to_owned),
@@ -251,6 +248,7 @@ async fn post_domain(
         Err(e) => {
             let (_, message) = form_error(e)?;
             let shown = Shown {
+                status: StatusCode::BAD_REQUEST,
                 typed: form.domain.clone(),
                 add_error: Some(message),
                 error: None,
@@ -274,6 +272,7 @@ async fn post_domain(
 fn refused(req: &HttpRequest, state: &AppState, admin: &Admin, tenant: Tenant, err: Error) -> Page {
     let (_, message) = form_error(err)?;
     let shown = Shown {
+        status: StatusCode::BAD_REQUEST,
         typed: String::new(),
         add_error: None,
         error: Some(message),
