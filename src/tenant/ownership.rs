@@ -10,6 +10,8 @@
 //!   the operator role, the admin API its operator token); tenant admins go through
 //!   [`add_pending`] and [`check`].
 
+use std::time::Duration;
+
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -26,6 +28,10 @@ use crate::store::{encode, keys, Store};
 pub const MAX_PENDING: usize = 20;
 /// Verified domains a tenant may reach through these functions.
 pub const MAX_VERIFIED: usize = 100;
+/// DNS checks one tenant may run per [`CHECK_WINDOW`] (each asks the resolver at most
+/// twice), so "Check now" cannot be turned into a stream of queries.
+pub const MAX_CHECKS: u64 = 30;
+pub const CHECK_WINDOW: Duration = Duration::from_secs(600);
 
 fn parse(input: &str) -> Result<String> {
     normalize_domain(input).map_err(|e| Error::invalid("domain", e.to_string()))
@@ -196,6 +202,14 @@ pub async fn check(
         .pending(&domain)
         .cloned()
         .ok_or(Error::NotFound("pending domain"))?;
+    let checks = store
+        .incr(&keys::rate("domain_check", &tenant.id), CHECK_WINDOW)
+        .await?;
+    if checks > MAX_CHECKS {
+        return Err(Error::RateLimited {
+            retry_after: CHECK_WINDOW,
+        });
+    }
     let owner = repo::by_domain(store, &domain).await?;
     let mut outcome = if owner.is_some_and(|o| o.id != tenant.id) {
         CheckOutcome::TakenElsewhere
@@ -769,6 +783,25 @@ mod tests {
             "{summaries:?}"
         );
         assert_eq!(summaries.len(), 6, "{summaries:?}");
+    }
+
+    #[tokio::test]
+    async fn checks_are_rate_limited_per_tenant() {
+        let f = fixture();
+        let store: &dyn Store = &f.store;
+        let a = tenant(store, "a.test").await;
+        add_pending(store, &SystemClock, &a.id, "x.test", &admin())
+            .await
+            .unwrap();
+        for _ in 0..MAX_CHECKS {
+            check(store, &SystemClock, &dns(&[]), &a.id, "x.test", &admin())
+                .await
+                .unwrap();
+        }
+        assert!(matches!(
+            check(store, &SystemClock, &dns(&[]), &a.id, "x.test", &admin()).await,
+            Err(Error::RateLimited { .. })
+        ));
     }
 
     #[tokio::test]
