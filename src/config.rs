@@ -75,7 +75,41 @@ pub struct RawConfig {
     /// Accept OpenID providers on plain http at loopback addresses (local testing only).
     /// env: GATEHOUSE_DANGER_OIDC_ALLOW_HTTP_LOOPBACK
     pub danger_oidc_allow_http_loopback: bool,
+    /// The DNS resolver that checks domain-ownership TXT records.
+    /// env: GATEHOUSE_DNS__NAMESERVERS, GATEHOUSE_DNS__TIMEOUT_SECS
+    pub dns: RawDns,
 }
+
+/// `[dns]` as written by the operator.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDns {
+    /// Nameservers asked for domain-verification TXT records, as `ip:port`
+    /// (`"10.0.0.53:53"`, `"[2001:db8::53]:53"`). Empty: the system resolver
+    /// (`/etc/resolv.conf`).
+    pub nameservers: Vec<String>,
+    /// How long one query may take before the check says "the resolver did not answer".
+    pub timeout_secs: u64,
+}
+
+impl Default for RawDns {
+    fn default() -> Self {
+        Self {
+            nameservers: Vec::new(),
+            timeout_secs: 5,
+        }
+    }
+}
+
+/// The validated `[dns]` section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// Empty: the system resolver.
+    pub nameservers: Vec<SocketAddr>,
+    pub timeout: Duration,
+}
+
+const MAX_DNS_TIMEOUT_SECS: u64 = 30;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +149,7 @@ impl Default for RawConfig {
             google: None,
             microsoft: None,
             danger_oidc_allow_http_loopback: false,
+            dns: RawDns::default(),
         }
     }
 }
@@ -170,6 +205,8 @@ pub struct Config {
     pub tenants: Vec<TenantConfig>,
     /// Global OpenID providers (Google, Microsoft) and the loopback switch.
     pub oidc: crate::oidc::global::GlobalProviders,
+    /// The resolver of domain-verification TXT records.
+    pub dns: DnsConfig,
 }
 
 impl fmt::Debug for Config {
@@ -188,6 +225,7 @@ impl fmt::Debug for Config {
             .field("tls", &self.tls.is_some())
             .field("tenants", &self.tenants.len())
             .field("oidc", &self.oidc)
+            .field("dns", &self.dns)
             .finish_non_exhaustive()
     }
 }
@@ -250,6 +288,7 @@ const ENV_KEYS: &[&str] = &[
     "google",
     "microsoft",
     "danger_oidc_allow_http_loopback",
+    "dns",
 ];
 
 /// Variables with our prefix that are not settings but are read elsewhere.
@@ -372,6 +411,7 @@ impl TryFrom<RawConfig> for Config {
             google,
             microsoft,
             danger_oidc_allow_http_loopback,
+            dns,
         } = raw;
         let mut problems = Vec::new();
         let mut problem = |key: &str, message: String| {
@@ -561,6 +601,8 @@ impl TryFrom<RawConfig> for Config {
             &mut problem,
         );
 
+        let dns = validate_dns(dns, &mut problem);
+
         let Some(base) = base.filter(|_| problems.is_empty()) else {
             return Err(problems);
         };
@@ -585,7 +627,37 @@ impl TryFrom<RawConfig> for Config {
             login_failures_per_account,
             tenants,
             oidc,
+            dns,
         })
+    }
+}
+
+fn validate_dns(raw: RawDns, problem: &mut dyn FnMut(&str, String)) -> DnsConfig {
+    let RawDns {
+        nameservers,
+        timeout_secs,
+    } = raw;
+    let mut out = Vec::new();
+    for (i, ns) in nameservers.iter().enumerate() {
+        match ns.trim().parse::<SocketAddr>() {
+            Ok(a) if a.port() != 0 => out.push(a),
+            _ => problem(
+                &format!("dns.nameservers[{i}]"),
+                format!(
+                    "`{ns}` is not an address with a port, e.g. 10.0.0.53:53 or [2001:db8::53]:53"
+                ),
+            ),
+        }
+    }
+    if !(1..=MAX_DNS_TIMEOUT_SECS).contains(&timeout_secs) {
+        problem(
+            "dns.timeout_secs",
+            format!("must be between 1 and {MAX_DNS_TIMEOUT_SECS} seconds"),
+        );
+    }
+    DnsConfig {
+        nameservers: out,
+        timeout: Duration::from_secs(timeout_secs.clamp(1, MAX_DNS_TIMEOUT_SECS)),
     }
 }
 
@@ -669,6 +741,32 @@ mod tests {
         assert!(is_setting_key("MICROSOFT.allowed_tenant_ids"));
         assert!(is_setting_key("danger_oidc_allow_http_loopback"));
         assert!(!is_setting_key("bin"));
+    }
+
+    #[test]
+    fn dns_section_is_validated_and_defaults_to_the_system_resolver() {
+        let cfg = load_toml("").unwrap();
+        assert!(cfg.dns.nameservers.is_empty(), "system resolver by default");
+        assert_eq!(cfg.dns.timeout, Duration::from_secs(5));
+        let cfg = load_toml(
+            "[dns]\nnameservers = [\"127.0.0.1:5353\", \"[::1]:53\"]\ntimeout_secs = 2\n",
+        )
+        .unwrap();
+        assert_eq!(
+            cfg.dns.nameservers,
+            [
+                "127.0.0.1:5353".parse::<SocketAddr>().unwrap(),
+                "[::1]:53".parse().unwrap()
+            ]
+        );
+        let err = load_toml("[dns]\nnameservers = [\"127.0.0.1\"]\ntimeout_secs = 0\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dns.nameservers[0]"), "{err}");
+        assert!(err.contains("dns.timeout_secs"), "{err}");
+        let err = load_toml("[dns]\nservers = []\n").unwrap_err().to_string();
+        assert!(err.contains("servers"), "unknown keys are refused: {err}");
+        assert!(is_setting_key("dns.nameservers"));
     }
 
     #[test]

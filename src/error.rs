@@ -20,6 +20,13 @@ pub enum Error {
     TooLarge(String),
     #[error("too many attempts")]
     RateLimited { retry_after: Duration },
+    /// A domain's ownership check found no proof (the message says what was found and
+    /// what to do).
+    #[error("{0}")]
+    NotVerified(String),
+    /// The DNS resolver gave no usable answer; nothing was changed.
+    #[error("{0}")]
+    DnsUnavailable(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]

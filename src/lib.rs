@@ -117,6 +117,7 @@ pub async fn build_state(
     }
     let issuer = config.base_url.as_str().trim_end_matches('/').to_owned();
     let config_oidc_loopback = config.oidc.allow_http_loopback;
+    let dns = Arc::new(tenant::verification::DnsResolver::new(&config.dns));
     let sessions = session::Sessions::start(
         store.clone(),
         clock.clone(),
@@ -134,6 +135,7 @@ pub async fn build_state(
             oidc::provider::Providers::new(config_oidc_loopback)
                 .map_err(|e| Error::Internal(e.detail()))?,
         ),
+        dns,
     })
 }
 

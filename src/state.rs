@@ -17,4 +17,6 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// OpenID providers' metadata and keys (cached) and the HTTP client that fetches them.
     pub oidc: Arc<crate::oidc::provider::Providers>,
+    /// The resolver that checks domain-ownership TXT records (built once).
+    pub dns: Arc<dyn crate::tenant::verification::TxtLookup>,
 }

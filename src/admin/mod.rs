@@ -4,6 +4,7 @@
 //! run without a valid bearer token, compared in constant time.
 
 pub mod auth;
+pub mod domains;
 pub mod it_setup;
 pub mod routes;
 pub mod sso_tests;

@@ -12,7 +12,6 @@ use crate::saml;
 use crate::session::{store as sessions, ClientInfo, LoginMethod, Session};
 use crate::state::AppState;
 use crate::tenant::repo::{self as tenants, NewTenant, TenantUpdate};
-use crate::tenant::Tenant;
 use crate::user::repo::{self as users, NewUser, UserUpdate};
 use crate::user::{Role, User, UserStatus};
 use crate::web::error::ApiError;
@@ -29,11 +28,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{tenant_id}", web::get().to(get_tenant))
             .route("/tenants/{tenant_id}", web::patch().to(patch_tenant))
             .route("/tenants/{tenant_id}", web::delete().to(delete_tenant))
-            .route("/tenants/{tenant_id}/domains", web::post().to(post_domain))
-            .route(
-                "/tenants/{tenant_id}/domains/{domain}",
-                web::delete().to(delete_domain),
-            )
             .route("/tenants/{tenant_id}/users", web::get().to(list_users))
             .route("/tenants/{tenant_id}/users", web::post().to(post_user))
             .route(
@@ -202,78 +196,6 @@ async fn delete_tenant(
     state: web::Data<AppState>,
 ) -> ApiResult {
     tenants::delete(&*state.store, &id).await?;
-    Ok(HttpResponse::NoContent().finish())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DomainBody {
-    domain: String,
-}
-
-async fn post_domain(
-    _: AdminAuth,
-    id: web::Path<String>,
-    body: web::Json<DomainBody>,
-    state: web::Data<AppState>,
-) -> ApiResult {
-    let tenant = tenants::require(&*state.store, &id).await?;
-    let domain = crate::tenant::domain::normalize_domain(&body.domain)
-        .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
-    if tenant.owns_domain(&domain) {
-        return Ok(HttpResponse::Ok().json(tenant));
-    }
-    let mut secondary = tenant.secondary_domains.clone();
-    secondary.push(domain);
-    let change = TenantUpdate {
-        secondary_domains: Some(secondary),
-        ..Default::default()
-    };
-    let updated: Tenant = tenants::update(
-        &*state.store,
-        &*state.clock,
-        &id,
-        change,
-        &ChangedBy::AdminApi,
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(updated))
-}
-
-async fn delete_domain(
-    _: AdminAuth,
-    path: web::Path<(String, String)>,
-    state: web::Data<AppState>,
-) -> ApiResult {
-    let (id, domain) = path.into_inner();
-    let domain = crate::tenant::domain::normalize_domain(&domain)
-        .map_err(|e| ApiError::invalid("domain", e.to_string()))?;
-    let tenant = tenants::require(&*state.store, &id).await?;
-    if tenant.primary_domain == domain {
-        return Err(ApiError(Error::Conflict(
-            "the primary domain cannot be removed; make another domain primary first".into(),
-        )));
-    }
-    if !tenant.secondary_domains.contains(&domain) {
-        return Err(ApiError(Error::NotFound("domain")));
-    }
-    let remaining = tenant
-        .secondary_domains
-        .into_iter()
-        .filter(|d| *d != domain)
-        .collect();
-    let change = TenantUpdate {
-        secondary_domains: Some(remaining),
-        ..Default::default()
-    };
-    tenants::update(
-        &*state.store,
-        &*state.clock,
-        &id,
-        change,
-        &ChangedBy::AdminApi,
-    )
-    .await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

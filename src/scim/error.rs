@@ -172,6 +172,9 @@ impl From<Error> for ScimError {
             },
             Error::Store(StoreError::Corrupt(e)) => Self::internal(e),
             Error::Internal(e) => Self::internal(e),
+            // Domain checks never run under SCIM; mapped for completeness.
+            Error::NotVerified(m) => Self::new(409, None, m),
+            Error::DnsUnavailable(m) => Self::new(503, None, m),
         }
     }
 }

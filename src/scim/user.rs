@@ -208,6 +208,15 @@ fn domains_hint(ctx: &Ctx<'_>) -> String {
     ctx.tenant.domains().collect::<Vec<_>>().join(", ")
 }
 
+/// Said when the domain was added but is still waiting for its DNS proof.
+fn pending_hint(ctx: &Ctx<'_>, domain: &str) -> &'static str {
+    if ctx.tenant.pending(domain).is_some() {
+        " (it was added but is not verified yet: its DNS TXT record must be published and checked on the Domains page)"
+    } else {
+        ""
+    }
+}
+
 /// The sign-in address: the primary email, else the work one, else the first, else a
 /// userName that is an address.
 fn sign_in_address(attrs: &Map<String, Value>) -> Option<String> {
@@ -259,8 +268,9 @@ async fn plan(ctx: &Ctx<'_>, attrs: Map<String, Value>) -> ScimResult<Plan> {
         if !ctx.tenant.owns_domain(&domain) {
             return Err(ScimError::invalid_value(format!(
                 "userName {user_name}: the domain {domain} is not one of this tenant's domains ({}); \
-                 the tenant admin must add it as a secondary domain first",
-                domains_hint(ctx)
+                 the tenant admin must add it as a secondary domain first{}",
+                domains_hint(ctx),
+                pending_hint(ctx, &domain)
             )));
         }
     }
@@ -276,8 +286,9 @@ async fn plan(ctx: &Ctx<'_>, attrs: Map<String, Value>) -> ScimResult<Plan> {
     if !ctx.tenant.owns_domain(&domain) {
         return Err(ScimError::invalid_value(format!(
             "email {email}: the domain {domain} is not one of this tenant's domains ({}); \
-             the tenant admin must add it as a secondary domain first",
-            domains_hint(ctx)
+             the tenant admin must add it as a secondary domain first{}",
+            domains_hint(ctx),
+            pending_hint(ctx, &domain)
         )));
     }
     let license = attrs

@@ -66,7 +66,7 @@ fn normalize_domains(primary: &str, secondary: &[String]) -> Result<(String, Vec
 /// Claims `domain` for `tenant_id`. A claim left behind by a tenant whose record no longer
 /// exists (a crash between deleting claims and record) is taken over rather than blocking
 /// the domain forever. Safe because `create` writes the record before claiming.
-async fn claim_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
+pub(super) async fn claim_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
     let key = keys::domain(domain);
     for _ in 0..2 {
         if store
@@ -94,7 +94,7 @@ async fn claim_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Resul
     )))
 }
 
-async fn release_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
+pub(super) async fn release_domain(store: &dyn Store, domain: &str, tenant_id: &str) -> Result<()> {
     store
         .delete_if_equals(&keys::domain(domain), tenant_id.as_bytes())
         .await?;
@@ -124,6 +124,8 @@ pub async fn create(store: &dyn Store, clock: &dyn Clock, new: NewTenant) -> Res
         primary_domain: primary,
         secondary_domains: secondary,
         sso_only: new.sso_only,
+        pending_domains: Vec::new(),
+        domain_verifications: Default::default(),
         created_at: now,
         updated_at: now,
     };
@@ -225,6 +227,10 @@ pub async fn update(
         for dropped in old.difference(&new) {
             release_domain(store, dropped, &tenant.id).await?;
         }
+        // A pending domain listed here is now verified (an operator's word); a dropped
+        // domain's verification record goes with it.
+        tenant.pending_domains.retain(|p| !new.contains(&p.domain));
+        tenant.domain_verifications.retain(|d, _| new.contains(d));
         tenant.primary_domain = primary;
         tenant.secondary_domains = secondary;
     }

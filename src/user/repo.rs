@@ -76,6 +76,14 @@ async fn hash_off_thread(pw: String) -> Result<String> {
 /// Checks that `email` is well formed and inside the tenant's domains.
 pub fn email_for_tenant(tenant: &Tenant, email: &str) -> Result<String> {
     let (email, domain) = normalize_email(email).map_err(|m| Error::invalid("email", m))?;
+    if tenant.pending(&domain).is_some() {
+        return Err(Error::invalid(
+            "email",
+            format!(
+                "domain {domain} is not verified yet; publish its DNS TXT record and check it on the Domains page first"
+            ),
+        ));
+    }
     if !tenant.owns_domain(&domain) {
         return Err(Error::invalid(
             "email",

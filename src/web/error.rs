@@ -24,6 +24,8 @@ fn classify(err: &Error) -> (StatusCode, &'static str) {
         Error::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
         Error::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
         Error::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+        Error::NotVerified(_) => (StatusCode::CONFLICT, "not_verified"),
+        Error::DnsUnavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "dns_unavailable"),
         Error::Store(StoreError::Unavailable(_)) => {
             (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
         }
@@ -40,6 +42,8 @@ fn public_message(err: &Error) -> String {
         | Error::Conflict(_)
         | Error::Invalid { .. }
         | Error::TooLarge(_)
+        | Error::NotVerified(_)
+        | Error::DnsUnavailable(_)
         | Error::Unauthorized => err.to_string(),
         Error::RateLimited { retry_after } => format!(
             "too many attempts; try again in {} seconds",

@@ -24,6 +24,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     // Before the `/api/v1` scope, which would otherwise take every path under it.
     crate::admin::it_setup::configure(cfg);
     crate::admin::sso_tests::configure(cfg);
+    crate::admin::domains::configure(cfg);
     crate::admin::routes::configure(cfg);
     crate::console::routes::configure(cfg);
     crate::console::routes::it_setup::configure(cfg);

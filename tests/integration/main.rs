@@ -10,6 +10,7 @@ mod console;
 mod console_it_setup;
 mod console_people;
 mod demo;
+mod domains;
 mod forward_auth;
 mod login;
 mod login_events;

@@ -4,6 +4,7 @@
 //! tenant in its path before reading anything ([`managed_tenant`]).
 
 mod api_keys;
+mod domains;
 mod first_operator;
 pub mod it_setup;
 mod logs;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     users::configure(cfg);
     logs::configure(cfg);
     api_keys::configure(cfg);
+    domains::configure(cfg);
     it_setup::configure(cfg);
     first_operator::configure(cfg);
 }

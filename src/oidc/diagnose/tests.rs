@@ -40,6 +40,8 @@ fn fixture() -> Fixture {
         primary_domain: "acme.test".into(),
         secondary_domains: vec!["acme.example".into()],
         sso_only: false,
+        pending_domains: Vec::new(),
+        domain_verifications: Default::default(),
         created_at: t,
         updated_at: t,
     };
