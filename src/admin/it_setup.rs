@@ -13,7 +13,6 @@ use crate::state::AppState;
 use crate::tenant::repo as tenants;
 use crate::web::error::ApiError;
 
-
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/tenants/{tenant_id}/it-setup-links")

@@ -9,13 +9,16 @@
 //! - `flow`: SP-initiated login (AuthnRequest, opaque RelayState, single-use flow state);
 //! - `acs`: the hardened ACS on top of samael (`xml_shape`: a strict structural pre-check);
 //!   `signin`: from a verified identity to a user;
-//! - `diagnose` and `test_login`: the console's test sign-in with a report per check.
+//! - `diagnose` and `test_login`: the console's test sign-in with a report per check;
+//! - `metadata_refresh`: connections imported from a metadata URL, fetched again
+//!   periodically (certificate rollovers), changes recorded in the configuration log.
 
 pub mod acs;
 pub mod cert;
 pub mod connection;
 pub mod diagnose;
 pub mod flow;
+pub mod metadata_refresh;
 pub mod routes;
 pub mod signin;
 pub mod sp;

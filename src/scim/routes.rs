@@ -663,6 +663,8 @@ struct LogQuery {
     #[serde(default, with = "time::serde::rfc3339::option")]
     until: Option<time::OffsetDateTime>,
     result: Option<Outcome>,
+    /// Case-insensitive substring of the userName/displayName the IdP sent.
+    target: Option<String>,
     limit: Option<usize>,
 }
 
@@ -680,6 +682,10 @@ async fn list_provisioning_log(
         until: q.until,
         limit: q.limit.unwrap_or(100).clamp(1, 500),
     };
-    let items = plog::list(&*state.store, &tenant_id, window, q.result).await?;
+    let filter = plog::Filter {
+        result: q.result,
+        target: q.target,
+    };
+    let items = plog::list(&*state.store, &tenant_id, window, &filter).await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }

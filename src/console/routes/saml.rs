@@ -7,12 +7,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    cert_views, datetime, form_error, managed_tenant, notice_text, require_recent, CertView,
-    CsrfForm, NoticeQuery, Page,
+    cert_views, datetime, form_error, managed_tenant, notice_text, refresh_view, require_recent,
+    CertView, CsrfForm, NoticeQuery, Page, RefreshView,
 };
 use crate::console::{Actor, ConsoleUser, Nav};
+use crate::error::Error;
 use crate::saml::connection::{self, Provider, SamlConnection, SamlConnectionInput};
 use crate::saml::diagnose::Check;
+use crate::saml::metadata_refresh::{self, Outcome};
 use crate::saml::{flow, sp, sp_key, test_login};
 use crate::state::AppState;
 use crate::tenant::Tenant;
@@ -25,6 +27,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/tenants/{tenant_id}/saml/test",
             web::post().to(post_saml_test),
+        )
+        .route(
+            "/admin/tenants/{tenant_id}/saml/metadata-refresh",
+            web::post().to(post_metadata_refresh),
         )
         .route("/admin/tests/{test_id}", web::get().to(get_test));
 }
@@ -96,6 +102,7 @@ struct SamlPage {
     form: SamlForm,
     configured: bool,
     certificates: Vec<CertView>,
+    refresh: Option<RefreshView>,
     error: Option<(String, String)>,
     notice: Option<String>,
     csrf_token: String,
@@ -154,6 +161,7 @@ async fn render_saml(
         .as_ref()
         .map(|c| cert_views(&c.certificates, state.clock.now()))
         .unwrap_or_default();
+    let refresh = refresh_view(state, existing.as_ref()).await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -170,6 +178,7 @@ async fn render_saml(
         providers: provider_options(&form.provider),
         configured: existing.is_some(),
         certificates,
+        refresh,
         tenant,
         form,
         error,
@@ -271,6 +280,40 @@ async fn post_saml(
     }
 }
 
+/// Fetches the metadata URL now, as the periodic refresh does. No recent sign-in is
+/// needed: it applies only what the IdP publishes at the URL already configured, which
+/// the gateway would apply on its own at the next interval.
+async fn post_metadata_refresh(
+    req: HttpRequest,
+    admin: Actor,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Page {
+    check_csrf(&req, &form.csrf_token)?;
+    let tenant = managed_tenant(&state, &admin, &path).await?;
+    let outcome = metadata_refresh::refresh_one(
+        &*state.store,
+        &*state.clock,
+        state.config.outbound,
+        &tenant.id,
+    )
+    .await;
+    let code = match outcome {
+        Ok(Outcome::Unchanged) => "metadata_unchanged",
+        Ok(Outcome::Changed { .. }) => "metadata_changed",
+        Ok(Outcome::Failed { .. }) => "metadata_failed",
+        Ok(Outcome::Superseded) => "metadata_superseded",
+        Err(Error::NotFound(_) | Error::Conflict(_)) => "metadata_none",
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(tenant = %tenant.id, by = %admin.display_name(), code, "SAML metadata refreshed from the console");
+    Ok(see_other(&format!(
+        "/admin/tenants/{}/saml?notice={code}",
+        tenant.id
+    )))
+}
+
 /// Starts a real SP-initiated flow marked as a test; the ACS ends it on a report.
 async fn post_saml_test(
     req: HttpRequest,
@@ -317,7 +360,9 @@ struct TestReportPage {
     checks: Vec<CheckView>,
     clock_difference: String,
     signing_certificate: String,
-    configured_certificates: Vec<String>,
+    /// Fingerprints configured when the test ran, with the certificate's expiry when it is
+    /// still configured.
+    configured_certificates: Vec<(String, Option<CertView>)>,
     identity: Option<crate::saml::diagnose::IdentitySummary>,
     response_xml: String,
     csrf_token: String,
@@ -360,6 +405,18 @@ async fn get_test(
         .ok_or_else(PageError::not_found)?;
     let tenant = managed_tenant(&state, &admin, &record.tenant_id).await?;
     let r = &record.report;
+    let mut current = connection::get(&*state.store, &tenant.id)
+        .await?
+        .map(|c| cert_views(&c.certificates, state.clock.now()))
+        .unwrap_or_default();
+    let configured_certificates = r
+        .configured_certificates
+        .iter()
+        .map(|fp| {
+            let still = current.iter().position(|c| &c.fingerprint == fp);
+            (fp.clone(), still.map(|i| current.swap_remove(i)))
+        })
+        .collect();
     with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
         TestReportPage {
             admin_email: admin.display_name(),
@@ -378,7 +435,7 @@ async fn get_test(
                 .signing_certificate
                 .clone()
                 .unwrap_or_else(|| "not included in the response".into()),
-            configured_certificates: r.configured_certificates.clone(),
+            configured_certificates,
             identity: r.identity.clone(),
             response_xml: r.response_xml.clone(),
             csrf_token,
