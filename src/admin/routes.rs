@@ -546,11 +546,7 @@ async fn list_changes(
 ) -> ApiResult {
     tenants::require(&*state.store, &id).await?;
     let q = query.into_inner();
-    let window = Window {
-        since: q.since,
-        until: q.until,
-        limit: q.limit.unwrap_or(100).clamp(1, MAX_PAGE),
-    };
+    let window = Window::page(q.since, q.until, q.limit);
     let items = changes::list(&*state.store, &id, window, q.area).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
@@ -576,11 +572,7 @@ async fn list_login_events(
 ) -> ApiResult {
     tenants::require(&*state.store, &id).await?;
     let q = query.into_inner();
-    let window = Window {
-        since: q.since,
-        until: q.until,
-        limit: q.limit.unwrap_or(100).clamp(1, MAX_PAGE),
-    };
+    let window = Window::page(q.since, q.until, q.limit);
     let filter = login_events::Filter {
         outcome: q.outcome,
         email: q.email,

@@ -677,11 +677,7 @@ async fn list_provisioning_log(
 ) -> ApiResult {
     tenants::require(&*state.store, &tenant_id).await?;
     let q = q.into_inner();
-    let window = Window {
-        since: q.since,
-        until: q.until,
-        limit: q.limit.unwrap_or(100).clamp(1, 500),
-    };
+    let window = Window::page(q.since, q.until, q.limit);
     let filter = plog::Filter {
         result: q.result,
         target: q.target,

@@ -8,12 +8,9 @@
 // Runs on the embedded store, and again on Redis when GATEHOUSE_TEST_REDIS_URL is set.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
-import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { artifactsDir, launchBrowser, screenshot } from './lib/browser.mjs';
+import { blockingViolations, runAxe, writeAxeSummary } from './lib/axe.mjs';
+import { launchBrowser, screenshot } from './lib/browser.mjs';
 import { cookieHeader, randomToken, startGateway } from './lib/gateway.mjs';
 import { makeKeyAndCertificate, startSamlIdp } from './lib/saml_idp.mjs';
 
@@ -23,41 +20,9 @@ if (process.env.GATEHOUSE_TEST_REDIS_URL) {
 }
 
 const COOKIE = process.env.GATEHOUSE_COOKIE_NAME || 'gatehouse_session';
-const require = createRequire(import.meta.url);
-const axeSource = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
-const BLOCKING_IMPACTS = new Set(['serious', 'critical']);
 
 const escapeRe = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 const fingerprint = (pem) => new X509Certificate(pem).fingerprint256;
-
-/**
- * Runs axe-core on the page as it is and returns a summary.
- *
- * The gateway's pages carry a strict CSP (script-src 'self', no inline scripts), so
- * page.addScriptTag — which inserts an inline <script> — is refused. The axe source is
- * instead evaluated through the DevTools protocol (page.evaluate), which the page's CSP does
- * not govern. That keeps the CSP on while axe runs: `bypassCSP` would switch it off for the
- * whole browser context, i.e. test pages that differ from the ones people get.
- */
-async function runAxe(page) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) {
-    await page.evaluate(`${axeSource}\n;void 0`);
-  }
-  const results = await page.evaluate(() =>
-    window.axe.run(document, { resultTypes: ['violations'] }),
-  );
-  return {
-    url: results.url,
-    violations: results.violations.map((v) => ({
-      id: v.id,
-      impact: v.impact,
-      help: v.help,
-      nodes: v.nodes.map((n) => ({ target: n.target.join(' '), summary: n.failureSummary })),
-    })),
-    passes: results.passes.length,
-    incomplete: results.incomplete.length,
-  };
-}
 
 for (const store of stores) {
   describe(`admin console in Chromium (${store.name} store)`, { concurrency: false }, () => {
@@ -182,17 +147,7 @@ for (const store of stores) {
     });
 
     after(async (t) => {
-      if (Object.keys(axe).length) {
-        await mkdir(artifactsDir, { recursive: true });
-        const file = path.join(artifactsDir, `axe-${prefix}.json`);
-        const summary = Object.fromEntries(
-          Object.entries(axe).map(([name, s]) => [
-            name,
-            { ...s, url: s.url.replace(gw.base, ''), counts: impactCounts(s.violations) },
-          ]),
-        );
-        await writeFile(file, `${JSON.stringify({ axeVersion: axeVersion(), pages: summary }, null, 2)}\n`);
-      }
+      if (Object.keys(axe).length) await writeAxeSummary(prefix, axe, gw.base);
       if (browser) await browser.close();
       if (idp) await idp.close();
       if (gw) {
@@ -558,21 +513,9 @@ for (const store of stores) {
         'it-setup', 'guest-saml', 'guest-test-pass',
       ];
       assert.deepEqual(Object.keys(axe).sort(), [...expected].sort(), 'every page was checked');
-      const blocking = Object.entries(axe).flatMap(([name, s]) =>
-        s.violations.filter((v) => BLOCKING_IMPACTS.has(v.impact)).map((v) => ({ page: name, ...v })),
-      );
+      const blocking = blockingViolations(axe);
       assert.deepEqual(blocking, [], `serious or critical violations:\n${JSON.stringify(blocking, null, 2)}`);
       for (const [name, s] of Object.entries(axe)) assert.ok(s.passes > 10, `axe ran its rules on ${name}`);
     });
   });
-}
-
-function impactCounts(violations) {
-  const counts = { minor: 0, moderate: 0, serious: 0, critical: 0 };
-  for (const v of violations) counts[v.impact] = (counts[v.impact] || 0) + 1;
-  return counts;
-}
-
-function axeVersion() {
-  return JSON.parse(readFileSync(require.resolve('axe-core/package.json'), 'utf8')).version;
 }

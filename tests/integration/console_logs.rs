@@ -7,7 +7,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{certificate, unique_domain, Backend, TestApp, PASSWORD};
+use crate::common::{certificate, unique_domain, Backend, TestApp};
 use crate::console::Console;
 use crate::scim_support::{create_key, USER};
 
@@ -31,6 +31,21 @@ async fn api_items(app: &TestApp, path: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .clone()
+}
+
+/// The SHA-256 fingerprint of the console tenant's first IdP certificate.
+async fn first_fingerprint(c: &Console) -> String {
+    let settings: Value = c
+        .app
+        .admin(Method::GET, &format!("/tenants/{}/saml", c.tid()), None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    settings["connection"]["certificates"][0]["sha256_fingerprint"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 fn today() -> String {
@@ -146,16 +161,7 @@ async fn changes_view(backend: Backend) {
     assert_eq!(c.save_saml(&c.idp.cert_pem).await.status(), 303);
     let saml = api_items(&c.app, &format!("/tenants/{tid}/changes?area=saml")).await;
     assert_eq!(saml.len(), 1, "{saml:?}");
-    let fp = c
-        .app
-        .admin(Method::GET, &format!("/tenants/{tid}/saml"), None)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["connection"]["certificates"][0]["sha256_fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fp = first_fingerprint(&c).await;
     let admin_email = format!("it@{}", c.domain);
     assert_eq!(saml[0]["summary"], "SAML connection set up");
     assert_eq!(saml[0]["by"]["kind"], "person");
@@ -226,6 +232,29 @@ async fn changes_view(backend: Backend) {
         let r = c.app.admin(Method::GET, &format!("{api}{bad}"), None).await;
         assert_eq!(r.status(), 400, "{bad}");
     }
+    // Documented next to the provisioning log, with the new filter there.
+    let spec: Value = c
+        .app
+        .client()
+        .get(c.app.url("/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let paths = &spec["paths"];
+    assert_eq!(
+        paths["/api/v1/tenants/{tenant_id}/changes"]["get"]["operationId"],
+        "list_changes"
+    );
+    assert!(paths["/api/v1/tenants/{tenant_id}/saml/metadata-refresh"]["post"].is_object());
+    let plog = &paths["/api/v1/tenants/{tenant_id}/provisioning-log"]["get"]["parameters"];
+    assert!(plog
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "target"));
     let r = c
         .app
         .admin(Method::GET, "/tenants/tn_nope/changes", None)
@@ -266,16 +295,7 @@ async fn certificate_expiry(backend: Backend) {
         .split("</dd>")
         .next()
         .unwrap();
-    let fp = c
-        .app
-        .admin(Method::GET, &format!("/tenants/{}/saml", c.tid()), None)
-        .await
-        .json::<Value>()
-        .await
-        .unwrap()["connection"]["certificates"][0]["sha256_fingerprint"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fp = first_fingerprint(&c).await;
     assert!(
         configured.contains(&format!("<code>{fp}</code> · expires ")),
         "{configured}"
@@ -306,32 +326,15 @@ async fn certificate_expiry(backend: Backend) {
     // An operator's list: the banner and a marker on the one organisation only.
     let ops_domain = unique_domain();
     let ops = c.app.create_tenant(&ops_domain, false).await;
-    let operator = format!("root@{ops_domain}");
-    let r = c
+    let operator = c
         .app
-        .admin(
-            Method::POST,
-            &format!("/tenants/{}/users", ops["id"].as_str().unwrap()),
-            Some(json!({"email": operator, "password": PASSWORD, "role": "operator"})),
+        .signed_in(
+            ops["id"].as_str().unwrap(),
+            &format!("root@{ops_domain}"),
+            "operator",
         )
         .await;
-    assert_eq!(r.status(), 201);
-    let browser = c.app.client();
-    assert_eq!(
-        c.app
-            .password_login(&browser, &operator, PASSWORD, "/admin")
-            .await
-            .status(),
-        303
-    );
-    let html = browser
-        .get(c.app.url("/admin"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) = c.app.page(&operator, "/admin").await;
     assert!(
         html.contains(
             "One organisation has an IdP signing certificate that expires within 30 days"
@@ -340,8 +343,11 @@ async fn certificate_expiry(backend: Backend) {
     );
     let list = rows(&html);
     let near_row = list.iter().find(|r| r.contains(&c.domain)).unwrap();
-    assert!(near_row.contains("expires soon"), "{near_row}");
-    assert!(near_row.contains("days)"));
+    assert!(
+        near_row.contains(r#"<strong class="warn">expires "#),
+        "{near_row}"
+    );
+    assert!(near_row.contains("days)"), "{near_row}");
     let far_row = list.iter().find(|r| r.contains(&far_domain)).unwrap();
     assert!(!far_row.contains("expires"), "{far_row}");
     let ops_row = list.iter().find(|r| r.contains(&ops_domain)).unwrap();

@@ -12,9 +12,7 @@ use gatehouse::saml::metadata_refresh::{self, Outcome};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{
-    csrf_from, session_cookie, unique_domain, Backend, Options, TestApp, PASSWORD,
-};
+use crate::common::{csrf_from, session_cookie, unique_domain, Backend, Options, TestApp};
 use crate::console::Console;
 use crate::saml_acs::{assert_refused, Saml};
 use crate::saml_idp::TestIdp;
@@ -340,16 +338,15 @@ async fn refused_documents_change_nothing_and_are_logged_once(backend: Backend) 
     assert_eq!(s.sign_in_signed_by(&s.idp).await.status(), 303);
 
     // The console says so, on the SAML page and the overview.
-    let console = tenant_admin(&s.app, s.tid(), &s.domain).await;
+    let console = s
+        .app
+        .signed_in(s.tid(), &format!("it@{}", s.domain), "tenant_admin")
+        .await;
     for page in ["/saml", ""] {
-        let html = console
-            .get(s.app.url(&format!("/admin/tenants/{}{page}", s.tid())))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let (_, html) = s
+            .app
+            .page(&console, &format!("/admin/tenants/{}{page}", s.tid()))
+            .await;
         assert!(html.contains("Last refresh failed at"), "{page}");
         assert!(
             html.contains("the IdP metadata could not be read"),
@@ -373,25 +370,6 @@ crate::both_backends!(
     refused_documents,
     super::refused_documents_change_nothing_and_are_logged_once
 );
-
-/// A signed-in admin of the tenant that owns `domain`.
-async fn tenant_admin(app: &TestApp, tenant_id: &str, domain: &str) -> reqwest::Client {
-    let email = format!("admin@{domain}");
-    let r = app
-        .admin(
-            Method::POST,
-            &format!("/tenants/{tenant_id}/users"),
-            Some(json!({"email": email, "password": PASSWORD, "role": "tenant_admin"})),
-        )
-        .await;
-    assert_eq!(r.status(), 201);
-    let client = app.client();
-    let r = app
-        .password_login(&client, &email, PASSWORD, "/admin")
-        .await;
-    assert_eq!(r.status(), 303);
-    client
-}
 
 /// With several instances on one store, one of them refreshes a connection per interval.
 async fn one_instance_refreshes_per_interval(backend: Backend) {
@@ -442,6 +420,16 @@ crate::both_backends!(
     super::one_instance_refreshes_per_interval
 );
 
+/// `POST /api/v1/tenants/{tid}/saml/metadata-refresh` with the admin token.
+async fn api_refresh(app: &TestApp, tid: &str) -> reqwest::Response {
+    app.admin(
+        Method::POST,
+        &format!("/tenants/{tid}/saml/metadata-refresh"),
+        None,
+    )
+    .await
+}
+
 /// "Refresh from the metadata URL now" in the console and its API twin: CSRF, sign-in
 /// and the admin token are required; another tenant's admin gets a 404.
 async fn refresh_now_needs_csrf_and_auth(backend: Backend) {
@@ -454,14 +442,7 @@ async fn refresh_now_needs_csrf_and_auth(backend: Backend) {
         !page.contains("Refresh from the metadata URL now"),
         "no button without a metadata URL"
     );
-    let r = c
-        .app
-        .admin(
-            Method::POST,
-            &format!("/tenants/{tid}/saml/metadata-refresh"),
-            None,
-        )
-        .await;
+    let r = api_refresh(&c.app, &tid).await;
     assert_eq!(r.status(), 404, "no SAML connection yet");
     let r = c
         .app
@@ -520,15 +501,14 @@ async fn refresh_now_needs_csrf_and_auth(backend: Backend) {
     let domain = unique_domain();
     let other = c.app.create_tenant(&domain, false).await;
     let other_id = other["id"].as_str().unwrap();
-    let stranger = tenant_admin(&c.app, other_id, &domain).await;
-    let own_page = stranger
-        .get(c.app.url(&format!("/admin/tenants/{other_id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let stranger = c
+        .app
+        .signed_in(other_id, &format!("it@{domain}"), "tenant_admin")
+        .await;
+    let (_, own_page) = c
+        .app
+        .page(&stranger, &format!("/admin/tenants/{other_id}"))
+        .await;
     let r = stranger
         .post(c.app.url(&path))
         .form(&[("csrf_token", csrf_from(&own_page))])
@@ -559,30 +539,13 @@ async fn refresh_now_needs_csrf_and_auth(backend: Backend) {
     assert_eq!(host.fetches(), fetched + 1);
 
     // The API: the same refresh, its outcome and the status.
-    let r = c
-        .app
-        .admin(
-            Method::POST,
-            &format!("/tenants/{tid}/saml/metadata-refresh"),
-            None,
-        )
-        .await;
+    let r = api_refresh(&c.app, &tid).await;
     assert_eq!(r.status(), 200);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["outcome"], json!({"result": "unchanged"}));
     assert!(body["status"]["last_success_at"].is_string());
     host.set(Serve::Unavailable);
-    let body: Value = c
-        .app
-        .admin(
-            Method::POST,
-            &format!("/tenants/{tid}/saml/metadata-refresh"),
-            None,
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let body: Value = api_refresh(&c.app, &tid).await.json().await.unwrap();
     assert_eq!(body["outcome"]["result"], "failed");
     assert_eq!(body["outcome"]["recorded"], true);
     assert!(body["status"]["last_error"]
@@ -598,14 +561,7 @@ async fn refresh_now_needs_csrf_and_auth(backend: Backend) {
     // Saved again without a metadata URL: nothing left to refresh.
     let r = c.save_saml(&c.idp.cert_pem).await;
     assert_eq!(r.status(), 303);
-    let r = c
-        .app
-        .admin(
-            Method::POST,
-            &format!("/tenants/{tid}/saml/metadata-refresh"),
-            None,
-        )
-        .await;
+    let r = api_refresh(&c.app, &tid).await;
     assert_eq!(r.status(), 409);
     c.app.stop().await;
 }

@@ -108,6 +108,8 @@ impl CertView {
     pub(crate) fn expiry(&self) -> String {
         if self.days_left < 0 {
             format!("expired on {}", self.expires)
+        } else if self.days_left == 1 {
+            format!("expires {} (1 day)", self.expires)
         } else {
             format!("expires {} ({} days)", self.expires, self.days_left)
         }
