@@ -296,18 +296,19 @@ pub async fn refresh_due(
     loop {
         let page = store.index_page(index, offset, PAGE).await?;
         for tenant_id in &page {
+            // The lease first: in steady state it is held, and this is the only round trip.
+            let lease = keys::saml_metadata_lease(tenant_id);
+            if !store.put_if_absent(&lease, b"1", Some(interval)).await? {
+                continue;
+            }
             let current = match connection::get(store, tenant_id).await? {
                 Some(c) if c.metadata_url.is_some() => c,
-                // Removed with its tenant, or saved without a URL by an older version.
+                // Removed with its tenant (the tenant's deletion leaves the index alone).
                 _ => {
                     stale.push(tenant_id.clone());
                     continue;
                 }
             };
-            let lease = keys::saml_metadata_lease(tenant_id);
-            if !store.put_if_absent(&lease, b"1", Some(interval)).await? {
-                continue;
-            }
             match refresh(store, clock, policy, current).await {
                 Ok(outcome) => done.push((tenant_id.clone(), outcome)),
                 Err(e) => {
@@ -322,6 +323,7 @@ pub async fn refresh_due(
     }
     for tenant_id in stale {
         store.index_remove(index, &tenant_id).await?;
+        forget(store, &tenant_id).await?;
     }
     Ok(done)
 }

@@ -1,14 +1,16 @@
 // The console's Logs in a real browser: a tenant admin looks at the three views — sign-ins
 // (a refused and a successful password sign-in), provisioning (SCIM writes through an API
 // key the admin made in the console, one of them JumpCloud's refused test user) and
-// configuration changes (the SAML connection set up through the admin API with its
-// certificate's fingerprint, the API key made in the console) — filters each, and sees the
-// reference ids the admin API reports. An operator's organisations list warns about the
-// tenant whose IdP certificate expires within 30 days. Every view is screenshotted
+// configuration changes (the SAML connection imported through the admin API from a metadata
+// URL, with its certificate's fingerprint; the API key made in the console; the IdP's
+// certificate rollover picked up with "Refresh from the metadata URL now") — filters each,
+// and sees the reference ids the admin API reports. An operator's organisations list warns
+// about the tenant whose IdP certificate expires within 30 days. Every view is screenshotted
 // (artifacts/console-logs-*.png) and checked with axe-core: no serious or critical violation.
 // Runs on the embedded store, and again on Redis when GATEHOUSE_TEST_REDIS_URL is set.
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
+import http from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { blockingViolations, runAxe, writeAxeSummary } from './lib/axe.mjs';
 import { launchBrowser, screenshot } from './lib/browser.mjs';
@@ -18,6 +20,28 @@ import { makeKeyAndCertificate } from './lib/saml_idp.mjs';
 const stores = [{ name: 'embedded' }];
 if (process.env.GATEHOUSE_TEST_REDIS_URL) {
   stores.push({ name: 'redis', redisUrl: process.env.GATEHOUSE_TEST_REDIS_URL });
+}
+
+/** IdP metadata with one signing KeyDescriptor per PEM certificate. */
+function metadataXml(pems) {
+  const keys = pems
+    .map((pem) => pem.replace(/-----[A-Z ]+-----/g, '').replace(/\s+/g, ''))
+    .map((b64) => `<md:KeyDescriptor use="signing"><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:X509Data><ds:X509Certificate>${b64}</ds:X509Certificate></ds:X509Data></ds:KeyInfo></md:KeyDescriptor>`)
+    .join('');
+  return `<md:EntityDescriptor xmlns:md="urn:oasis:names:tc:SAML:2.0:metadata" entityID="http://www.okta.com/exkAcme"><md:IDPSSODescriptor protocolSupportEnumeration="urn:oasis:names:tc:SAML:2.0:protocol">${keys}<md:SingleSignOnService Binding="urn:oasis:names:tc:SAML:2.0:bindings:HTTP-Redirect" Location="https://acme.okta.example/app/sso/saml"/></md:IDPSSODescriptor></md:EntityDescriptor>`;
+}
+
+/** The IdP's metadata URL on loopback, serving `host.document`. */
+async function startMetadataHost() {
+  const host = { document: '', close: () => {} };
+  const server = http.createServer((req, res) => {
+    res.writeHead(200, { 'content-type': 'application/samlmetadata+xml' });
+    res.end(host.document);
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  host.url = `http://127.0.0.1:${server.address().port}/app/exkAcme/sso/saml/metadata`;
+  host.close = () => new Promise((resolve) => server.close(resolve));
+  return host;
 }
 
 for (const store of stores) {
@@ -32,6 +56,8 @@ for (const store of stores) {
     let page;
     let tenant;
     let certificate; // the IdP's, valid for 2 days: within the 30-day warning
+    let nextCertificate; // the one it rolls over to
+    let metadataHost;
     /** page name -> axe summary */
     const axe = {};
 
@@ -75,24 +101,21 @@ for (const store of stores) {
     const apiItems = async (apiPath) => (await gw.api('GET', apiPath, undefined, { expect: 200 })).body.items;
 
     before(async () => {
-      gw = await startGateway({ redisUrl: store.redisUrl });
+      metadataHost = await startMetadataHost();
+      // Loopback metadata URLs allowed (the test's IdP); the periodic refresh left to the button.
+      gw = await startGateway({
+        redisUrl: store.redisUrl,
+        env: { GATEHOUSE_OUTBOUND_ALLOW_LOOPBACK: 'true', GATEHOUSE_SAML_METADATA_REFRESH_INTERVAL_SECS: '0' },
+      });
       tenant = await gw.createTenant({ name: 'Acme', primary_domain: domain });
       await gw.createUser(tenant.id, { ...admin, role: 'tenant_admin' });
       await gw.createUser(tenant.id, staff);
       const ops = await gw.createTenant({ name: 'Gatehouse Ops', primary_domain: 'ops.test' });
       await gw.createUser(ops.id, { ...operator, role: 'operator' });
       ({ certificate } = await makeKeyAndCertificate('acme-okta-signing'));
-      await gw.api(
-        'PUT',
-        `/tenants/${tenant.id}/saml`,
-        {
-          provider: 'okta',
-          idp_entity_id: 'http://www.okta.com/exkAcme',
-          idp_sso_url: 'https://acme.okta.example/app/sso/saml',
-          certificate,
-        },
-        { expect: 200 },
-      );
+      ({ certificate: nextCertificate } = await makeKeyAndCertificate('acme-okta-signing-next'));
+      metadataHost.document = metadataXml([certificate]);
+      await gw.api('PUT', `/tenants/${tenant.id}/saml`, { provider: 'okta', metadata_url: metadataHost.url }, { expect: 200 });
       browser = await launchBrowser();
       page = await browser.context.newPage();
     });
@@ -101,6 +124,7 @@ for (const store of stores) {
       if (Object.keys(axe).length) await writeAxeSummary(prefix, axe, gw.base);
       if (browser) await browser.close();
       if (gw) await gw.stop();
+      if (metadataHost) await metadataHost.close();
     });
 
     it('sign-ins: a refused and a successful password sign-in, with their reference ids', async () => {
@@ -171,7 +195,30 @@ for (const store of stores) {
       await page.waitForURL(`${gw.base}/admin/tenants/${tenant.id}/logs/provisioning`);
     });
 
+    it('SAML: the IdP rolls its certificate over; "Refresh from the metadata URL now" picks it up', async () => {
+      await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Authentication › SAML' }).click();
+      await page.waitForURL(`${gw.base}/admin/tenants/${tenant.id}/saml`);
+      const section = page.locator('section', { has: page.getByRole('heading', { name: 'IdP metadata URL' }) });
+      assert.match(await section.innerText(), /Not refreshed since the settings were saved/);
+      assert.equal(await page.locator('ul.certs li').count(), 1);
+
+      metadataHost.document = metadataXml([certificate, nextCertificate]);
+      await Promise.all([
+        page.waitForURL(/notice=metadata_changed$/),
+        page.getByRole('button', { name: 'Refresh from the metadata URL now' }).click(),
+      ]);
+      assert.match(await page.getByRole('status').innerText(), /the new values were applied/);
+      const certs = await page.locator('ul.certs').innerText();
+      for (const pem of [certificate, nextCertificate]) {
+        assert.ok(certs.includes(new X509Certificate(pem).fingerprint256), certs);
+      }
+      assert.match(certs, /expires \d{4}-\d\d-\d\d \(\d days?\) expires soon/);
+      assert.match(await section.innerText(), /Last refreshed at \d{4}-/);
+      await capture('saml-refresh');
+    });
+
     it('configuration changes: who changed what, with fingerprints, filtered by area', async () => {
+      await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Logs', exact: true }).click();
       await openTab('Configuration changes');
       assert.equal(await page.getByRole('heading', { level: 1 }).innerText(), 'Configuration changes');
       const changes = await apiItems(`/tenants/${tenant.id}/changes`);
@@ -185,11 +232,17 @@ for (const store of stores) {
       assert.match(saml, /admin API token/);
       const fp = new X509Certificate(certificate).fingerprint256;
       assert.ok(saml.includes(`certificate added: SHA-256 ${fp}`), saml);
+      assert.ok(saml.includes(`metadata URL: ${metadataHost.url}`), saml);
+      const rollover = rows.find((r) => r.includes("SAML connection updated from the IdP's metadata URL"));
+      assert.ok(rollover?.includes('Gatehouse (metadata refresh)'), `the gateway made it: ${rollover}`);
+      const next = new X509Certificate(nextCertificate).fingerprint256;
+      assert.ok(rollover.includes(`certificate added: SHA-256 ${next}`), rollover);
       await capture('changes');
 
       await filter({ Area: 'saml' });
       const only = await tableRows();
-      assert.ok(only.length >= 1 && only.every((r) => /\bSAML\b/.test(r) && !r.includes('API key')), only.join('\n'));
+      assert.equal(only.length, 2, only.join('\n'));
+      assert.ok(only.every((r) => /\bSAML\b/.test(r) && !r.includes('API key')), only.join('\n'));
     });
 
     it("an operator's organisations list warns about the certificate expiring within 30 days", async () => {
@@ -209,7 +262,7 @@ for (const store of stores) {
     it('axe-core: no serious or critical violation on any logs page', () => {
       assert.deepEqual(
         Object.keys(axe).sort(),
-        ['bad-date', 'changes', 'organisations', 'provisioning', 'signins'],
+        ['bad-date', 'changes', 'organisations', 'provisioning', 'saml-refresh', 'signins'],
         'every page was checked',
       );
       const blocking = blockingViolations(axe);

@@ -410,6 +410,24 @@ async fn one_instance_refreshes_per_interval(backend: Backend) {
         assert!(pass(app).await.is_empty());
     }
     assert_eq!(host.fetches(), fetched_at_save + 1);
+
+    // A deleted tenant leaves the walk once its lease is gone.
+    let index = gatehouse::store::keys::saml_metadata_urls();
+    assert_eq!(s.app.store().index_len(index).await.unwrap(), 1);
+    let r = s
+        .app
+        .admin(Method::DELETE, &format!("/tenants/{}", s.tid()), None)
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let lease = gatehouse::store::keys::saml_metadata_lease(s.tid());
+    s.app.store().delete(&lease).await.unwrap();
+    assert!(pass(&s.app).await.is_empty());
+    assert_eq!(s.app.store().index_len(index).await.unwrap(), 0);
+    assert_eq!(
+        host.fetches(),
+        fetched_at_save + 1,
+        "nothing fetched for it"
+    );
     if let Some(sibling) = sibling {
         sibling.stop().await;
     }
