@@ -62,6 +62,10 @@ pub struct RawConfig {
     /// Let the gateway fetch IdP metadata and discovery documents from loopback over plain
     /// http. For tests and the local demo only: it opens a door into the gateway's own host.
     pub outbound_allow_loopback: bool,
+    /// Seconds between two fetches of each SAML connection's metadata URL (certificate
+    /// rollovers are picked up); 0 turns the periodic refresh off.
+    /// env: GATEHOUSE_SAML_METADATA_REFRESH_INTERVAL_SECS
+    pub saml_metadata_refresh_interval_secs: u64,
     /// Login attempts one client address may make per 5 minutes.
     pub login_attempts_per_client: u32,
     /// Failed logins one account may take per 15 minutes before it is paused.
@@ -143,6 +147,7 @@ impl Default for RawConfig {
             log_format: "text".into(),
             identity_assertion_header: false,
             outbound_allow_loopback: false,
+            saml_metadata_refresh_interval_secs: 12 * 3600,
             login_attempts_per_client: 30,
             login_failures_per_account: 10,
             tenants: Vec::new(),
@@ -200,6 +205,8 @@ pub struct Config {
     pub log_json: bool,
     pub identity_assertion_header: bool,
     pub outbound: crate::outbound::Policy,
+    /// How often SAML metadata URLs are fetched again; `None`: never (only on demand).
+    pub saml_metadata_refresh: Option<Duration>,
     pub login_attempts_per_client: u32,
     pub login_failures_per_account: u32,
     pub tenants: Vec<TenantConfig>,
@@ -283,6 +290,7 @@ const ENV_KEYS: &[&str] = &[
     "log_format",
     "identity_assertion_header",
     "outbound_allow_loopback",
+    "saml_metadata_refresh_interval_secs",
     "login_attempts_per_client",
     "login_failures_per_account",
     "google",
@@ -405,6 +413,7 @@ impl TryFrom<RawConfig> for Config {
             log_format,
             identity_assertion_header,
             outbound_allow_loopback,
+            saml_metadata_refresh_interval_secs,
             login_attempts_per_client,
             login_failures_per_account,
             tenants,
@@ -561,6 +570,22 @@ impl TryFrom<RawConfig> for Config {
                 false
             }
         };
+        let refresh = crate::saml::metadata_refresh::INTERVAL_BOUNDS_SECS;
+        let saml_metadata_refresh = match saml_metadata_refresh_interval_secs {
+            0 => None,
+            s if refresh.contains(&s) => Some(Duration::from_secs(s)),
+            _ => {
+                problem(
+                    "saml_metadata_refresh_interval_secs",
+                    format!(
+                        "must be 0 (off) or between {} and {} seconds",
+                        refresh.start(),
+                        refresh.end()
+                    ),
+                );
+                None
+            }
+        };
         if login_attempts_per_client == 0 {
             problem("login_attempts_per_client", "must be at least 1".into());
         }
@@ -623,6 +648,7 @@ impl TryFrom<RawConfig> for Config {
             outbound: crate::outbound::Policy {
                 allow_loopback: outbound_allow_loopback,
             },
+            saml_metadata_refresh,
             login_attempts_per_client,
             login_failures_per_account,
             tenants,
@@ -767,6 +793,23 @@ mod tests {
         let err = load_toml("[dns]\nservers = []\n").unwrap_err().to_string();
         assert!(err.contains("servers"), "unknown keys are refused: {err}");
         assert!(is_setting_key("dns.nameservers"));
+    }
+
+    #[test]
+    fn metadata_refresh_interval_is_bounded_or_off() {
+        let cfg = load_toml("").unwrap();
+        assert_eq!(
+            cfg.saml_metadata_refresh,
+            Some(Duration::from_secs(12 * 3600))
+        );
+        let off = load_toml("saml_metadata_refresh_interval_secs = 0").unwrap();
+        assert_eq!(off.saml_metadata_refresh, None);
+        for bad in ["10", "99999999"] {
+            let err = load_toml(&format!("saml_metadata_refresh_interval_secs = {bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("saml_metadata_refresh_interval_secs"), "{err}");
+        }
     }
 
     #[test]

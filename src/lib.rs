@@ -237,8 +237,9 @@ pub fn build_app(
         .wrap(from_fn(web::middleware::record_metrics))
 }
 
-/// Starts serving on `listener` (TLS when configured). The returned server is running;
-/// await it, or stop it through its handle.
+/// Starts serving on `listener` (TLS when configured), and the periodic SAML metadata
+/// refresh when configured. The returned server is running; await it, or stop it through
+/// its handle.
 pub fn serve(state: AppState, listener: TcpListener) -> std::io::Result<Server> {
     serve_with(state, listener, |_| {})
 }
@@ -261,5 +262,13 @@ pub fn serve_with(
         Some(cfg) => server.listen_rustls_0_23(listener, cfg)?,
         None => server.listen(listener)?,
     };
+    if let Some(every) = state.config.saml_metadata_refresh {
+        saml::metadata_refresh::spawn(
+            &state.store,
+            state.clock.clone(),
+            state.config.outbound,
+            every,
+        );
+    }
     Ok(server.run())
 }

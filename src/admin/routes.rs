@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use super::auth::AdminAuth;
-use crate::audit::changes::ChangedBy;
+use crate::audit::changes::{self, Area, ChangedBy};
 use crate::audit::login::{self as login_events, Outcome};
 use crate::audit::Window;
 use crate::error::Error;
@@ -57,6 +57,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route("/tenants/{tenant_id}/saml", web::get().to(get_saml))
             .route("/tenants/{tenant_id}/saml", web::put().to(put_saml))
             .route("/tenants/{tenant_id}/saml", web::delete().to(delete_saml))
+            .route(
+                "/tenants/{tenant_id}/saml/metadata-refresh",
+                web::post().to(post_saml_metadata_refresh),
+            )
             .route("/tenants/{tenant_id}/oidc", web::get().to(get_oidc))
             .route("/tenants/{tenant_id}/oidc", web::put().to(put_oidc))
             .route("/tenants/{tenant_id}/oidc", web::delete().to(delete_oidc))
@@ -64,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 "/tenants/{tenant_id}/login-events",
                 web::get().to(list_login_events),
             )
+            .route("/tenants/{tenant_id}/changes", web::get().to(list_changes))
             .route("/sessions/{session_id}", web::delete().to(delete_session))
             .route("/signing-keys", web::get().to(get_signing_keys))
             .route("/signing-keys/rotate", web::post().to(post_rotate_key)),
@@ -374,6 +379,9 @@ struct SamlSettingsResponse {
     /// PEM of the SP certificate the IdP verifies signed AuthnRequests with (when on).
     sp_signing_certificate: Option<String>,
     connection: Option<saml::connection::SamlConnection>,
+    /// The periodic refresh of `connection.metadata_url`: last attempt, last success, and
+    /// why it fails while it does.
+    metadata_refresh: Option<saml::metadata_refresh::RefreshStatus>,
 }
 
 async fn saml_settings(
@@ -397,6 +405,7 @@ async fn saml_settings(
         sp_acs_url: sp.acs_url,
         sp_signing_certificate,
         connection,
+        metadata_refresh: saml::metadata_refresh::status(&*state.store, &tenant.id).await?,
     })
 }
 
@@ -435,6 +444,50 @@ async fn delete_saml(_: AdminAuth, id: web::Path<String>, state: web::Data<AppSt
     }
 }
 
+/// Fetches the connection's metadata URL now, as the periodic refresh does: the IdP's new
+/// values are applied (and logged) or, when the document is refused, nothing changes.
+async fn post_saml_metadata_refresh(
+    _: AdminAuth,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    let tenant = tenants::require(&*state.store, &id).await?;
+    let outcome = saml::metadata_refresh::refresh_one(
+        &*state.store,
+        &*state.clock,
+        state.config.outbound,
+        &tenant.id,
+    )
+    .await?;
+    let status = saml::metadata_refresh::status(&*state.store, &tenant.id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "outcome": outcome, "status": status })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChangesQuery {
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    since: Option<time::OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    until: Option<time::OffsetDateTime>,
+    area: Option<Area>,
+    limit: Option<usize>,
+}
+
+/// The configuration log, newest first: "what changed before sign-ins started failing?".
+async fn list_changes(
+    _: AdminAuth,
+    id: web::Path<String>,
+    query: web::Query<ChangesQuery>,
+    state: web::Data<AppState>,
+) -> ApiResult {
+    tenants::require(&*state.store, &id).await?;
+    let q = query.into_inner();
+    let window = Window::page(q.since, q.until, q.limit);
+    let items = changes::list(&*state.store, &id, window, q.area).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct LoginEventQuery {
@@ -456,11 +509,7 @@ async fn list_login_events(
 ) -> ApiResult {
     tenants::require(&*state.store, &id).await?;
     let q = query.into_inner();
-    let window = Window {
-        since: q.since,
-        until: q.until,
-        limit: q.limit.unwrap_or(100).clamp(1, MAX_PAGE),
-    };
+    let window = Window::page(q.since, q.until, q.limit);
     let filter = login_events::Filter {
         outcome: q.outcome,
         email: q.email,

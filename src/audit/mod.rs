@@ -117,6 +117,25 @@ pub struct Window {
     pub limit: usize,
 }
 
+impl Window {
+    /// Entries shown by one API call when the caller names no `limit`, and at most.
+    pub const API_DEFAULT: usize = 100;
+    pub const API_MAX: usize = 500;
+
+    /// An admin API query's window: `limit` defaults to 100 and is held to 1 … 500.
+    pub fn page(
+        since: Option<OffsetDateTime>,
+        until: Option<OffsetDateTime>,
+        limit: Option<usize>,
+    ) -> Self {
+        Self {
+            since,
+            until,
+            limit: limit.unwrap_or(Self::API_DEFAULT).clamp(1, Self::API_MAX),
+        }
+    }
+}
+
 /// Entries inside `window` for which `keep` holds, newest first, at most `window.limit`.
 pub async fn newest_first<T: DeserializeOwned>(
     store: &dyn Store,

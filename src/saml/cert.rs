@@ -322,7 +322,7 @@ fn check(index: usize, der: &[u8], now: OffsetDateTime) -> Result<IdpCertificate
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use openssl::bn::BigNum;
     use openssl::ec::{EcGroup, EcKey};
@@ -334,7 +334,7 @@ mod tests {
         OffsetDateTime::now_utc()
     }
 
-    fn cert(key: &PKey<Private>, cn: &str, from_days: i64, to_days: i64) -> X509 {
+    pub(crate) fn cert(key: &PKey<Private>, cn: &str, from_days: i64, to_days: i64) -> X509 {
         let mut name = X509NameBuilder::new().unwrap();
         name.append_entry_by_text("CN", cn).unwrap();
         let name = name.build();
@@ -354,7 +354,7 @@ mod tests {
         b.build()
     }
 
-    fn rsa(bits: u32) -> PKey<Private> {
+    pub(crate) fn rsa(bits: u32) -> PKey<Private> {
         PKey::from_rsa(Rsa::generate(bits).unwrap()).unwrap()
     }
 

@@ -14,7 +14,7 @@ use crate::audit::changes::{self, Area, ChangeEvent, ChangedBy, Diff};
 use crate::clock::Clock;
 use crate::error::{Error, Result};
 use crate::outbound::{self, Policy};
-use crate::store::{encode, get_json, keys, Store};
+use crate::store::{encode, get_json, keys, BatchOp, Store};
 
 /// Largest clock skew a tenant may allow (SECURITY-CHECKLIST T20).
 pub const MAX_CLOCK_SKEW_SECS: u32 = 300;
@@ -270,15 +270,25 @@ pub async fn fetch_metadata(input: &mut SamlConnectionInput, policy: Policy) -> 
     if pasted {
         return Ok(());
     }
-    let xml = outbound::fetch_text(
+    let xml = fetch_document(url, policy)
+        .await
+        .map_err(|e| Error::invalid("metadata_url", format!("could not be fetched: {e}")))?;
+    input.metadata_xml = Some(xml);
+    Ok(())
+}
+
+/// The document behind a metadata URL, through the SSRF-safe fetch (T29); a save and the
+/// periodic refresh read it the same way.
+pub(crate) async fn fetch_document(
+    url: &str,
+    policy: Policy,
+) -> std::result::Result<String, outbound::FetchError> {
+    outbound::fetch_text(
         url,
         "application/samlmetadata+xml, application/xml, text/xml",
         policy,
     )
     .await
-    .map_err(|e| Error::invalid("metadata_url", format!("could not be fetched: {e}")))?;
-    input.metadata_xml = Some(xml);
-    Ok(())
 }
 
 /// Validates (fetching `metadata_url` when given) and stores the connection, and records
@@ -303,13 +313,9 @@ pub async fn save(
     fetch_metadata(&mut input, policy).await?;
     let connection = build(tenant_id, input, clock.now())?;
     let previous = get(store, tenant_id).await?;
-    store
-        .put(
-            &keys::saml_connection(tenant_id),
-            &encode(&connection)?,
-            None,
-        )
-        .await?;
+    put(store, &connection).await?;
+    // What the periodic refresh knew was about the previous settings.
+    super::metadata_refresh::forget(store, tenant_id).await?;
     let summary = match previous {
         Some(_) => "SAML connection changed",
         None => "SAML connection set up",
@@ -380,6 +386,28 @@ pub async fn get(store: &dyn Store, tenant_id: &str) -> Result<Option<SamlConnec
     Ok(get_json(store, &keys::saml_connection(tenant_id)).await?)
 }
 
+/// Stores a connection built by [`build`], and keeps the index of connections with a
+/// metadata URL (which the periodic refresh walks) in step, in one atomic write.
+pub(crate) async fn put(store: &dyn Store, connection: &SamlConnection) -> Result<()> {
+    let index = keys::saml_metadata_urls().to_owned();
+    let member = connection.tenant_id.clone();
+    let index_op = match connection.metadata_url {
+        Some(_) => BatchOp::IndexAdd { index, member },
+        None => BatchOp::IndexRemove { index, member },
+    };
+    store
+        .batch(&[
+            BatchOp::Put {
+                key: keys::saml_connection(&connection.tenant_id),
+                value: encode(connection)?,
+                ttl: None,
+            },
+            index_op,
+        ])
+        .await?;
+    Ok(())
+}
+
 /// Removes the connection (recorded in the configuration log); false when there was none.
 pub async fn delete(
     store: &dyn Store,
@@ -388,6 +416,10 @@ pub async fn delete(
     by: &ChangedBy,
 ) -> Result<bool> {
     let removed = store.delete(&keys::saml_connection(tenant_id)).await?;
+    store
+        .index_remove(keys::saml_metadata_urls(), tenant_id)
+        .await?;
+    super::metadata_refresh::forget(store, tenant_id).await?;
     if removed {
         let event = ChangeEvent::new(
             clock.now(),

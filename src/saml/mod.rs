@@ -9,13 +9,16 @@
 //! - `flow`: SP-initiated login (AuthnRequest, opaque RelayState, single-use flow state);
 //! - `acs`: the hardened ACS on top of samael (`xml_shape`: a strict structural pre-check);
 //!   `signin`: from a verified identity to a user;
-//! - `diagnose`: the test sign-in's report per check (records live in `crate::sso_test`).
+//! - `diagnose`: the test sign-in's report per check (records live in `crate::sso_test`);
+//! - `metadata_refresh`: connections imported from a metadata URL, fetched again
+//!   periodically (certificate rollovers), changes recorded in the configuration log.
 
 pub mod acs;
 pub mod cert;
 pub mod connection;
 pub mod diagnose;
 pub mod flow;
+pub mod metadata_refresh;
 pub mod routes;
 pub mod signin;
 pub mod sp;

@@ -18,6 +18,17 @@ pub enum Operation {
     Delete,
 }
 
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Create => "create",
+            Self::Replace => "replace",
+            Self::Patch => "patch",
+            Self::Delete => "delete",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
@@ -95,18 +106,90 @@ pub async fn record(
     .await
 }
 
+/// What an admin filters the provisioning log by.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub result: Option<Outcome>,
+    /// Case-insensitive substring of the target (userName or displayName as sent).
+    pub target: Option<String>,
+}
+
+impl Filter {
+    fn keeps(&self, needle: Option<&str>, e: &ProvisioningEvent) -> bool {
+        self.result.is_none_or(|r| e.result == r)
+            && needle.is_none_or(|n| {
+                e.target
+                    .as_deref()
+                    .is_some_and(|t| t.to_lowercase().contains(n))
+            })
+    }
+}
+
 pub async fn list(
     store: &dyn Store,
     tenant_id: &str,
     window: Window,
-    result: Option<Outcome>,
+    filter: &Filter,
 ) -> StoreResult<Vec<ProvisioningEvent>> {
+    let needle = filter
+        .target
+        .as_deref()
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_lowercase);
     newest_first(
         store,
         Journal::Provisioning,
         tenant_id,
         window,
-        |e: &ProvisioningEvent| result.is_none_or(|r| e.result == r),
+        |e: &ProvisioningEvent| filter.keeps(needle.as_deref(), e),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(target: Option<&str>, status: u16) -> ProvisioningEvent {
+        ProvisioningEvent::new(
+            OffsetDateTime::UNIX_EPOCH,
+            "ak_1",
+            "Okta",
+            Operation::Create,
+            "User",
+            None,
+            target.map(str::to_owned),
+            status,
+            None,
+        )
+    }
+
+    #[test]
+    fn filters_by_result_and_target_substring() {
+        let ok = event(Some("Jane.Doe@Acme.test"), 201);
+        let refused = event(Some("scim.test@jumpcloud.com"), 400);
+        let anonymous = event(None, 500);
+        let by = |result, target: Option<&str>| {
+            let f = Filter {
+                result,
+                target: target.map(str::to_owned),
+            };
+            let needle = f.target.as_deref().map(str::to_lowercase);
+            [&ok, &refused, &anonymous]
+                .into_iter()
+                .filter(|e| f.keeps(needle.as_deref(), e))
+                .count()
+        };
+        assert_eq!(by(None, None), 3);
+        assert_eq!(by(Some(Outcome::Failed), None), 2);
+        assert_eq!(by(Some(Outcome::Succeeded), None), 1);
+        assert_eq!(by(None, Some("jane.doe")), 1, "case-insensitive");
+        assert_eq!(
+            by(None, Some("@")),
+            2,
+            "events without a target never match"
+        );
+        assert_eq!(by(Some(Outcome::Succeeded), Some("jumpcloud")), 0);
+    }
 }

@@ -663,6 +663,8 @@ struct LogQuery {
     #[serde(default, with = "time::serde::rfc3339::option")]
     until: Option<time::OffsetDateTime>,
     result: Option<Outcome>,
+    /// Case-insensitive substring of the userName/displayName the IdP sent.
+    target: Option<String>,
     limit: Option<usize>,
 }
 
@@ -675,11 +677,11 @@ async fn list_provisioning_log(
 ) -> ApiResult {
     tenants::require(&*state.store, &tenant_id).await?;
     let q = q.into_inner();
-    let window = Window {
-        since: q.since,
-        until: q.until,
-        limit: q.limit.unwrap_or(100).clamp(1, 500),
+    let window = Window::page(q.since, q.until, q.limit);
+    let filter = plog::Filter {
+        result: q.result,
+        target: q.target,
     };
-    let items = plog::list(&*state.store, &tenant_id, window, q.result).await?;
+    let items = plog::list(&*state.store, &tenant_id, window, &filter).await?;
     Ok(HttpResponse::Ok().json(json!({ "items": items })))
 }

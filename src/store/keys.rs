@@ -50,6 +50,23 @@ pub fn saml_connection(tenant_id: &str) -> String {
     format!("saml_connection:{tenant_id}")
 }
 
+/// Ordered index of the tenants whose SAML connection was imported from a metadata URL
+/// (the periodic refresh walks it instead of every tenant).
+pub fn saml_metadata_urls() -> &'static str {
+    "saml_metadata_urls"
+}
+
+/// When a tenant's metadata URL was last refreshed and whether it is failing.
+pub fn saml_metadata_refresh(tenant_id: &str) -> String {
+    format!("saml_metadata_refresh:{tenant_id}")
+}
+
+/// Held (with a TTL of one refresh interval) by the instance that refreshed the tenant's
+/// metadata last; while it exists no other instance refreshes that connection.
+pub fn saml_metadata_lease(tenant_id: &str) -> String {
+    format!("saml_metadata_lease:{tenant_id}")
+}
+
 /// Pending SP-initiated SAML login, keyed by the opaque RelayState (single use).
 pub fn saml_flow(relay_state: &str) -> String {
     format!("saml_flow:{relay_state}")

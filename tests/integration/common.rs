@@ -333,6 +333,31 @@ impl TestApp {
         r.json().await.unwrap()
     }
 
+    /// A console user of `tenant_id` with `role` (`tenant_admin`, `operator`), signed in
+    /// through the password form; returns their browser.
+    pub async fn signed_in(&self, tenant_id: &str, email: &str, role: &str) -> reqwest::Client {
+        let r = self
+            .admin(
+                reqwest::Method::POST,
+                &format!("/tenants/{tenant_id}/users"),
+                Some(json!({"email": email, "password": PASSWORD, "role": role})),
+            )
+            .await;
+        assert_eq!(r.status(), 201, "create {role}");
+        let client = self.client();
+        let r = self
+            .password_login(&client, email, PASSWORD, "/admin")
+            .await;
+        assert_eq!(r.status(), 303, "{role} signs in");
+        client
+    }
+
+    /// A page as `client` gets it: (status, body).
+    pub async fn page(&self, client: &reqwest::Client, path: &str) -> (u16, String) {
+        let r = client.get(self.url(path)).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
     /// GET /login and return the CSRF token from the form (the cookie stays in `client`).
     pub async fn csrf(&self, client: &reqwest::Client) -> String {
         let html = client

@@ -9,7 +9,9 @@ use base64::Engine;
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::common::{csrf_from, header, session_cookie, unique_domain, Backend, TestApp, PASSWORD};
+use crate::common::{
+    csrf_from, header, session_cookie, unique_domain, Backend, Options, TestApp, PASSWORD,
+};
 use crate::saml_idp::{Resp, TestIdp};
 
 pub(crate) struct Console {
@@ -23,7 +25,12 @@ pub(crate) struct Console {
 impl Console {
     /// A tenant, a signed-in tenant admin, and an IdP not yet connected.
     pub(crate) async fn new(backend: Backend) -> Self {
-        let app = TestApp::spawn(backend).await;
+        Self::with_options(Options::new(backend)).await
+    }
+
+    /// [`Console::new`] on a gateway started with `options`.
+    pub(crate) async fn with_options(options: Options) -> Self {
+        let app = TestApp::spawn_with(options).await;
         let domain = unique_domain();
         let tenant = app.create_tenant(&domain, false).await;
         let tid = tenant["id"].as_str().unwrap().to_owned();

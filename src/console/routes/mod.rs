@@ -22,6 +22,8 @@ use serde::Deserialize;
 use super::{Actor, ConsoleUser};
 use crate::error::Error;
 use crate::saml::cert::IdpCertificate;
+use crate::saml::connection::SamlConnection;
+use crate::saml::metadata_refresh;
 use crate::sso_test::Protocol;
 use crate::state::AppState;
 use crate::tenant::repo as tenants;
@@ -111,6 +113,37 @@ pub(crate) struct CertView {
     pub(crate) warn: bool,
 }
 
+impl CertView {
+    /// "expires 2026-12-01 (12 days)", or "expired on 2026-11-01".
+    pub(crate) fn expiry(&self) -> String {
+        if self.days_left < 0 {
+            format!("expired on {}", self.expires)
+        } else if self.days_left == 1 {
+            format!("expires {} (1 day)", self.expires)
+        } else {
+            format!("expires {} ({} days)", self.expires, self.days_left)
+        }
+    }
+
+    /// The marker next to a certificate within the warning period.
+    pub(crate) fn warning(&self) -> Option<&'static str> {
+        match (self.warn, self.days_left < 0) {
+            (false, _) => None,
+            (true, false) => Some("expires soon"),
+            (true, true) => Some("expired"),
+        }
+    }
+}
+
+/// The certificate that expires first among those within the warning period (or already
+/// expired), if any.
+pub(crate) fn soonest_expiring(certs: Vec<CertView>) -> Option<CertView> {
+    certs
+        .into_iter()
+        .filter(|c| c.warn)
+        .min_by_key(|c| c.days_left)
+}
+
 pub(crate) fn cert_views(certs: &[IdpCertificate], now: time::OffsetDateTime) -> Vec<CertView> {
     certs
         .iter()
@@ -126,6 +159,42 @@ pub(crate) fn cert_views(certs: &[IdpCertificate], now: time::OffsetDateTime) ->
             }
         })
         .collect()
+}
+
+/// The periodic refresh of a connection's metadata URL as the console shows it.
+pub(crate) struct RefreshView {
+    pub(crate) url: String,
+    /// "every 12 h", or that only the button refreshes.
+    pub(crate) every: String,
+    /// When the document was last fetched and accepted.
+    pub(crate) last_success: Option<String>,
+    /// When the latest attempt failed, and why (while refreshes fail).
+    pub(crate) failure: Option<(String, String)>,
+}
+
+/// `None` when the connection was not imported from a metadata URL.
+pub(crate) async fn refresh_view(
+    state: &AppState,
+    connection: Option<&SamlConnection>,
+) -> Result<Option<RefreshView>, PageError> {
+    let Some((conn, url)) = connection.and_then(|c| Some((c, c.metadata_url.clone()?))) else {
+        return Ok(None);
+    };
+    let status = metadata_refresh::status(&*state.store, &conn.tenant_id).await?;
+    let every = match state.config.saml_metadata_refresh {
+        Some(d) if d.as_secs() % 3600 == 0 => format!("every {} h", d.as_secs() / 3600),
+        Some(d) => format!("every {} min", d.as_secs() / 60),
+        None => "only with the button below (the periodic refresh is off)".into(),
+    };
+    Ok(Some(RefreshView {
+        url,
+        every,
+        last_success: status
+            .as_ref()
+            .and_then(|s| s.last_success_at)
+            .map(datetime),
+        failure: status.and_then(|s| Some((datetime(s.last_attempt_at), s.last_error?))),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -157,6 +226,11 @@ pub(crate) fn notice_text(code: Option<&str>) -> Option<String> {
         "removed" => "The connection was removed. This organisation's people cannot use single sign-on until a new connection is set up.",
         "confirm_remove" => "Not removed: tick the box that confirms the removal first.",
         "remove_sso_only" => "Not removed: SSO-only is on, so removing the connection would lock everyone out. Switch SSO-only off on the organisation's page first.",
+        "metadata_unchanged" => "The IdP's metadata was fetched: nothing has changed.",
+        "metadata_changed" => "The IdP's metadata had changed: the new values were applied and recorded under Logs › Configuration changes.",
+        "metadata_failed" => "The metadata URL could not be used, so nothing was changed: the reason is shown under “IdP metadata URL”.",
+        "metadata_superseded" => "The settings were saved while the metadata was being fetched, so nothing was applied. Refresh again to compare with the saved settings.",
+        "metadata_none" => "This connection was not imported from a metadata URL: there is nothing to refresh.",
         _ => return None,
     };
     Some(text.to_owned())

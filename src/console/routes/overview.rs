@@ -6,7 +6,8 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    cert_views, datetime, managed_tenant, notice_text, require_recent, CertView, NoticeQuery, Page,
+    cert_views, datetime, managed_tenant, notice_text, refresh_view, require_recent,
+    soonest_expiring, CertView, NoticeQuery, Page, RefreshView, EXPIRY_WARNING_DAYS,
 };
 use crate::console::{Admin, ConsoleUser, Nav};
 use crate::oidc::connection::{self as oidc_connection, OidcConnection};
@@ -30,8 +31,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 #[template(path = "console/tenants.html")]
 struct TenantsPage {
     admin_email: String,
-    tenants: Vec<Tenant>,
+    tenants: Vec<TenantRow>,
+    /// How many organisations have an IdP certificate within the warning period.
+    expiring: usize,
+    warning_days: i64,
     csrf_token: String,
+}
+
+struct TenantRow {
+    tenant: Tenant,
+    /// The IdP certificate that expires first, when within the warning period.
+    expiring: Option<CertView>,
 }
 
 impl Nav for TenantsPage {}
@@ -44,10 +54,24 @@ async fn get_home(req: HttpRequest, admin: Admin, state: web::Data<AppState>) ->
         )));
     }
     let (tenants, _) = tenants::list(&*state.store, 0, 500).await?;
+    let now = state.clock.now();
+    let mut rows = Vec::with_capacity(tenants.len());
+    for tenant in tenants {
+        let certs = connection::get(&*state.store, &tenant.id)
+            .await?
+            .map(|c| cert_views(&c.certificates, now))
+            .unwrap_or_default();
+        rows.push(TenantRow {
+            tenant,
+            expiring: soonest_expiring(certs),
+        });
+    }
     with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
         TenantsPage {
             admin_email: admin.user.email.clone(),
-            tenants,
+            expiring: rows.iter().filter(|r| r.expiring.is_some()).count(),
+            warning_days: EXPIRY_WARNING_DAYS,
+            tenants: rows,
             csrf_token,
         }
     })
@@ -64,6 +88,7 @@ struct TenantPage {
     tested_at: Option<String>,
     certificates: Vec<CertView>,
     expiring_soon: bool,
+    refresh: Option<RefreshView>,
     notice: Option<String>,
     error: Option<String>,
     csrf_token: String,
@@ -90,6 +115,7 @@ async fn get_tenant(
         .map(|c| cert_views(&c.certificates, now))
         .unwrap_or_default();
     let expiring_soon = certificates.iter().any(|c| c.warn);
+    let refresh = refresh_view(&state, saml.as_ref()).await?;
     with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
         TenantPage {
             admin_email: admin.user.email.clone(),
@@ -100,6 +126,7 @@ async fn get_tenant(
             tested_at,
             certificates,
             expiring_soon,
+            refresh,
             notice: notice_text(query.notice.as_deref()),
             error: notice_text(query.error.as_deref()),
             csrf_token,

@@ -7,12 +7,14 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    cert_views, form_error, managed_tenant, notice_text, remove_connection, require_recent,
-    CertView, CsrfForm, NoticeQuery, Page, RemoveForm,
+    cert_views, form_error, managed_tenant, notice_text, refresh_view, remove_connection,
+    require_recent, CertView, CsrfForm, NoticeQuery, Page, RefreshView, RemoveForm,
 };
 use crate::console::{Actor, ConsoleUser, Nav};
+use crate::error::Error;
 use crate::oidc::connection as oidc_connection;
 use crate::saml::connection::{self, Provider, SamlConnection, SamlConnectionInput};
+use crate::saml::metadata_refresh::{self, Outcome};
 use crate::saml::{sp, sp_key};
 use crate::sso_test::{self, Protocol, Via};
 use crate::state::AppState;
@@ -29,6 +31,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route(
             "/admin/tenants/{tenant_id}/saml/remove",
             web::post().to(post_saml_remove),
+        )
+        .route(
+            "/admin/tenants/{tenant_id}/saml/metadata-refresh",
+            web::post().to(post_metadata_refresh),
         );
 }
 
@@ -101,6 +107,7 @@ struct SamlPage {
     /// The tenant signs in with OIDC: a tenant has one SSO connection.
     oidc_configured: bool,
     certificates: Vec<CertView>,
+    refresh: Option<RefreshView>,
     error: Option<(String, String)>,
     notice: Option<String>,
     csrf_token: String,
@@ -162,6 +169,7 @@ async fn render_saml(
         .as_ref()
         .map(|c| cert_views(&c.certificates, state.clock.now()))
         .unwrap_or_default();
+    let refresh = refresh_view(state, existing.as_ref()).await?;
     let status = if error.is_some() {
         StatusCode::BAD_REQUEST
     } else {
@@ -179,6 +187,7 @@ async fn render_saml(
         configured: existing.is_some(),
         oidc_configured,
         certificates,
+        refresh,
         tenant,
         form,
         error,
@@ -279,6 +288,40 @@ async fn post_saml(
             render_saml(&req, &state, &admin, tenant, Some(form), Some(error), None).await
         }
     }
+}
+
+/// Fetches the metadata URL now, as the periodic refresh does. No recent sign-in is
+/// needed: it applies only what the IdP publishes at the URL already configured, which
+/// the gateway would apply on its own at the next interval.
+async fn post_metadata_refresh(
+    req: HttpRequest,
+    admin: Actor,
+    path: web::Path<String>,
+    form: web::Form<CsrfForm>,
+    state: web::Data<AppState>,
+) -> Page {
+    check_csrf(&req, &form.csrf_token)?;
+    let tenant = managed_tenant(&state, &admin, &path).await?;
+    let outcome = metadata_refresh::refresh_one(
+        &*state.store,
+        &*state.clock,
+        state.config.outbound,
+        &tenant.id,
+    )
+    .await;
+    let code = match outcome {
+        Ok(Outcome::Unchanged) => "metadata_unchanged",
+        Ok(Outcome::Changed { .. }) => "metadata_changed",
+        Ok(Outcome::Failed { .. }) => "metadata_failed",
+        Ok(Outcome::Superseded) => "metadata_superseded",
+        Err(Error::NotFound(_) | Error::Conflict(_)) => "metadata_none",
+        Err(e) => return Err(e.into()),
+    };
+    tracing::info!(tenant = %tenant.id, by = %admin.display_name(), code, "SAML metadata refreshed from the console");
+    Ok(see_other(&format!(
+        "/admin/tenants/{}/saml?notice={code}",
+        tenant.id
+    )))
 }
 
 /// Starts a real SP-initiated flow marked as a test; the ACS ends it on a report.

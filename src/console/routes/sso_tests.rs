@@ -6,9 +6,10 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest};
 use askama::Template;
 
-use super::{datetime, managed_tenant, Page};
+use super::{cert_views, datetime, managed_tenant, CertView, Page};
 use crate::console::{Actor, Nav};
 use crate::oidc::diagnose as oidc_report;
+use crate::saml::connection as saml_connection;
 use crate::saml::diagnose::{self as saml_report, IdentitySummary};
 use crate::sso_test::{self, Report};
 use crate::state::AppState;
@@ -70,7 +71,9 @@ struct SamlReportPage {
     checks: Vec<CheckView>,
     clock_difference: String,
     signing_certificate: String,
-    configured_certificates: Vec<String>,
+    /// Fingerprints configured when the test ran, with the certificate's expiry when it is
+    /// still configured.
+    configured_certificates: Vec<(String, Option<CertView>)>,
     identity: Option<IdentitySummary>,
     response_xml: String,
     csrf_token: String,
@@ -121,6 +124,26 @@ impl OidcReportPage {
     }
 }
 
+/// Each fingerprint a SAML test was checked against, with its certificate's expiry when
+/// the connection still has it.
+async fn configured_certificates(
+    state: &AppState,
+    tenant: &Tenant,
+    fingerprints: &[String],
+) -> Result<Vec<(String, Option<CertView>)>, PageError> {
+    let mut current = saml_connection::get(&*state.store, &tenant.id)
+        .await?
+        .map(|c| cert_views(&c.certificates, state.clock.now()))
+        .unwrap_or_default();
+    Ok(fingerprints
+        .iter()
+        .map(|fp| {
+            let still = current.iter().position(|c| &c.fingerprint == fp);
+            (fp.clone(), still.map(|i| current.swap_remove(i)))
+        })
+        .collect())
+}
+
 fn not_finished() -> PageError {
     PageError::new(
         StatusCode::NOT_FOUND,
@@ -145,28 +168,32 @@ async fn get_test(
         (admin.display_name(), admin.is_guest(), admin.is_operator());
     match &record.report {
         None => Err(not_finished()),
-        Some(Report::Saml(r)) => with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
-            SamlReportPage {
-                admin_email,
-                guest,
-                is_operator,
-                tenant,
-                at,
-                passed: r.passed,
-                outcome: record.outcome.clone(),
-                refusal: r.refusal.clone(),
-                checks: r.checks.iter().map(CheckView::from).collect(),
-                clock_difference: clock(r.clock_difference_secs),
-                signing_certificate: r
-                    .signing_certificate
-                    .clone()
-                    .unwrap_or_else(|| "not included in the response".into()),
-                configured_certificates: r.configured_certificates.clone(),
-                identity: r.identity.clone(),
-                response_xml: r.response_xml.clone(),
-                csrf_token,
-            }
-        }),
+        Some(Report::Saml(r)) => {
+            let configured_certificates =
+                configured_certificates(&state, &tenant, &r.configured_certificates).await?;
+            with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
+                SamlReportPage {
+                    admin_email,
+                    guest,
+                    is_operator,
+                    tenant,
+                    at,
+                    passed: r.passed,
+                    outcome: record.outcome.clone(),
+                    refusal: r.refusal.clone(),
+                    checks: r.checks.iter().map(CheckView::from).collect(),
+                    clock_difference: clock(r.clock_difference_secs),
+                    signing_certificate: r
+                        .signing_certificate
+                        .clone()
+                        .unwrap_or_else(|| "not included in the response".into()),
+                    configured_certificates,
+                    identity: r.identity.clone(),
+                    response_xml: r.response_xml.clone(),
+                    csrf_token,
+                }
+            })
+        }
         Some(Report::Oidc(r)) => with_forms(&req, &state.config, StatusCode::OK, |csrf_token| {
             OidcReportPage {
                 admin_email,
