@@ -100,6 +100,22 @@ if [[ $scim_rc -ne 0 ]]; then
   exit "$scim_rc"
 fi
 
+# --- OpenAPI description (openapi-spec-validator from PyPI) --------------------------
+openapi_log="$tmp/openapi.log"
+set +e
+bash tests/openapi/validate.sh 2>&1 | tee "$openapi_log"
+openapi_rc=${PIPESTATUS[0]}
+set -e
+while read -r p f; do
+  passed=$((passed + p))
+  failed=$((failed + f))
+done < <(sed -nE 's/^openapi: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$openapi_log")
+if [[ $openapi_rc -ne 0 ]]; then
+  echo "test.sh: the OpenAPI description is not valid (exit $openapi_rc)" >&2
+  summary
+  exit "$openapi_rc"
+fi
+
 if [[ $quick -eq 1 ]]; then
   echo "test.sh: --quick, skipping browser tests"
   summary
