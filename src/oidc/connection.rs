@@ -41,6 +41,16 @@ impl Preset {
         }
     }
 
+    /// The name pages show.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Okta => "Okta",
+            Self::EntraId => "Microsoft Entra ID",
+            Self::GoogleWorkspace => "Google Workspace",
+            Self::Custom => "Custom",
+        }
+    }
+
     pub fn default_scopes(self) -> Vec<String> {
         let mut s = vec!["openid".to_owned(), "email".into(), "profile".into()];
         if self == Self::Okta {

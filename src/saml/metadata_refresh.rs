@@ -328,6 +328,31 @@ pub async fn refresh_due(
     Ok(done)
 }
 
+/// Adds to the refresh index every connection with a metadata URL that was saved before
+/// the index existed (data from an older version). Runs once when the refresh starts; an
+/// index member is idempotent, so several instances doing it at once is harmless.
+pub async fn index_existing(store: &dyn Store) -> Result<usize> {
+    let mut added = 0;
+    let mut offset = 0;
+    loop {
+        let (tenants, total) = crate::tenant::repo::list(store, offset, PAGE).await?;
+        for tenant in &tenants {
+            if let Some(c) = connection::get(store, &tenant.id).await? {
+                if c.metadata_url.is_some() {
+                    store
+                        .index_add(keys::saml_metadata_urls(), &tenant.id)
+                        .await?;
+                    added += 1;
+                }
+            }
+        }
+        offset += PAGE;
+        if tenants.is_empty() || offset >= total {
+            return Ok(added);
+        }
+    }
+}
+
 /// How often the background task looks for due connections: a fraction of the interval,
 /// so a refresh is at most that late, within bounds.
 fn tick(interval: Duration) -> Duration {
@@ -342,6 +367,11 @@ pub fn spawn(store: &Arc<dyn Store>, clock: SharedClock, policy: Policy, interva
         let mut ticks = tokio::time::interval(tick(interval));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ticks.tick().await;
+        if let Some(store) = store.upgrade() {
+            if let Err(e) = index_existing(&*store).await {
+                tracing::warn!(error = %e, "SAML metadata URLs saved earlier not indexed");
+            }
+        }
         loop {
             ticks.tick().await;
             let Some(store) = store.upgrade() else { break };

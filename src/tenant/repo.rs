@@ -299,7 +299,11 @@ pub async fn delete(store: &dyn Store, id: &str) -> Result<()> {
     Ok(())
 }
 
-/// Creates or updates the tenants declared in the configuration (matched by primary domain).
+/// Creates or updates the tenants declared in the configuration (matched by primary
+/// domain). The file adds and raises, it never takes away: declared domains are added but
+/// domains added since (console, admin API, DNS proof) are kept, and `sso_only = true`
+/// switches the policy on but `false` does not switch off what an admin switched on — a
+/// restart must never weaken a tenant's sign-in policy or lose a verified domain.
 pub async fn upsert_declared(
     store: &dyn Store,
     clock: &dyn Clock,
@@ -310,6 +314,8 @@ pub async fn upsert_declared(
             .map_err(|e| Error::invalid("primary_domain", e.to_string()))?;
         match by_domain(store, &primary).await? {
             Some(existing) => {
+                let mut secondary = existing.secondary_domains.clone();
+                secondary.extend(t.secondary_domains.iter().cloned());
                 update(
                     store,
                     clock,
@@ -317,8 +323,8 @@ pub async fn upsert_declared(
                     TenantUpdate {
                         name: Some(t.name.clone()),
                         primary_domain: Some(primary),
-                        secondary_domains: Some(t.secondary_domains.clone()),
-                        sso_only: Some(t.sso_only),
+                        secondary_domains: Some(secondary),
+                        sso_only: Some(existing.sso_only || t.sso_only),
                     },
                     &ChangedBy::Gateway {
                         task: "configuration file".into(),

@@ -228,7 +228,22 @@ async fn declared_tenants_are_upserted_at_start() {
     assert_eq!(list["total"], 1);
     assert_eq!(list["items"][0]["primary_domain"], domain);
     assert_eq!(list["items"][0]["sso_only"], true);
-    let (opts, tmp) = app.stop_keep_data().await;
+    // Between starts an admin adds a domain; the next start must keep it, and a file
+    // that says sso_only = false must not switch the policy off.
+    let tid = list["items"][0]["id"].as_str().unwrap().to_owned();
+    let added = unique_domain();
+    let r = app
+        .admin(
+            Method::POST,
+            &format!("/tenants/{tid}/domains"),
+            Some(serde_json::json!({ "domain": added })),
+        )
+        .await;
+    assert!(r.status().is_success(), "{}", r.status());
+    let (mut opts, tmp) = app.stop_keep_data().await;
+    let declared_later = unique_domain();
+    opts.tenants[0].sso_only = false;
+    opts.tenants[0].secondary_domains = vec![declared_later.clone()];
     let again = TestApp::spawn_with(opts).await;
     let list: serde_json::Value = again
         .admin(Method::GET, "/tenants", None)
@@ -237,6 +252,16 @@ async fn declared_tenants_are_upserted_at_start() {
         .await
         .unwrap();
     assert_eq!(list["total"], 1, "a restart updates, never duplicates");
+    let secondary = list["items"][0]["secondary_domains"].as_array().unwrap();
+    assert!(secondary.contains(&added.clone().into()), "{secondary:?}");
+    assert!(
+        secondary.contains(&declared_later.clone().into()),
+        "{secondary:?}"
+    );
+    assert_eq!(
+        list["items"][0]["sso_only"], true,
+        "a restart never weakens SSO-only"
+    );
     drop(tmp);
     again.stop().await;
 }

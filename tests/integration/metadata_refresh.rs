@@ -411,8 +411,17 @@ async fn one_instance_refreshes_per_interval(backend: Backend) {
     }
     assert_eq!(host.fetches(), fetched_at_save + 1);
 
-    // A deleted tenant leaves the walk once its lease is gone.
+    // A connection saved by an older version (before the index) is indexed at start.
     let index = gatehouse::store::keys::saml_metadata_urls();
+    s.app.store().index_remove(index, s.tid()).await.unwrap();
+    assert_eq!(
+        metadata_refresh::index_existing(s.app.store())
+            .await
+            .unwrap(),
+        1
+    );
+
+    // A deleted tenant leaves the walk once its lease is gone.
     assert_eq!(s.app.store().index_len(index).await.unwrap(), 1);
     let r = s
         .app
