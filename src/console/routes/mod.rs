@@ -21,10 +21,11 @@ use serde::Deserialize;
 
 use super::{Actor, ConsoleUser};
 use crate::error::Error;
+use crate::oidc::connection as oidc_connection;
 use crate::saml::cert::IdpCertificate;
-use crate::saml::connection::SamlConnection;
+use crate::saml::connection::{self as saml_connection, SamlConnection};
 use crate::saml::metadata_refresh;
-use crate::sso_test::{Protocol, Via};
+use crate::sso_test::{self, Protocol, Via};
 use crate::state::AppState;
 use crate::tenant::repo as tenants;
 use crate::tenant::Tenant;
@@ -268,17 +269,13 @@ pub(crate) async fn start_test(
     let tenant = managed_tenant(state, admin, tenant_id).await?;
     let store = &*state.store;
     let configured = match protocol {
-        Protocol::Saml => crate::saml::connection::get(store, &tenant.id)
-            .await?
-            .is_some(),
-        Protocol::Oidc => crate::oidc::connection::get(store, &tenant.id)
-            .await?
-            .is_some(),
+        Protocol::Saml => saml_connection::get(store, &tenant.id).await?.is_some(),
+        Protocol::Oidc => oidc_connection::get(store, &tenant.id).await?.is_some(),
     };
     if !configured {
         return Ok(see_other(&connection_page(&tenant.id, protocol)));
     }
-    let mark = crate::sso_test::begin(
+    let mark = sso_test::begin(
         store,
         state.clock.now(),
         &tenant.id,
@@ -287,7 +284,7 @@ pub(crate) async fn start_test(
         Via::Console,
     )
     .await?;
-    crate::sso_test::routes::start_flow(req, state, &tenant, mark).await
+    sso_test::routes::start_flow(req, state, &tenant, mark).await
 }
 
 /// "Remove this connection" on the SAML and OIDC pages: a tenant has one SSO connection,
@@ -308,18 +305,14 @@ pub(crate) async fn remove_connection(
     if form.confirm.is_none() {
         return Ok(see_other(&format!("{page}?error=confirm_remove")));
     }
-    if crate::sso_test::check_removable(&tenant).is_err() {
+    if sso_test::check_removable(&tenant).is_err() {
         return Ok(see_other(&format!("{page}?error=remove_sso_only")));
     }
     let by = admin.changed_by();
     let store = &*state.store;
     let removed = match protocol {
-        Protocol::Saml => {
-            crate::saml::connection::delete(store, &*state.clock, &tenant.id, &by).await?
-        }
-        Protocol::Oidc => {
-            crate::oidc::connection::delete(store, &*state.clock, &tenant.id, &by).await?
-        }
+        Protocol::Saml => saml_connection::delete(store, &*state.clock, &tenant.id, &by).await?,
+        Protocol::Oidc => oidc_connection::delete(store, &*state.clock, &tenant.id, &by).await?,
     };
     tracing::info!(tenant = %tenant.id, by = %admin.display_name(), removed, protocol = protocol.label(), "SSO connection removed in the console");
     Ok(see_other(&format!("{page}?notice=removed")))
