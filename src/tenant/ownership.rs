@@ -54,6 +54,27 @@ fn event(at: OffsetDateTime, tenant: &Tenant, by: &ChangedBy, summary: String) -
     ChangeEvent::new(at, &tenant.id, by.clone(), Area::Domains, summary)
 }
 
+/// Moves `domain` (claimed for the tenant by the caller) from the pending ones, if it is
+/// there, to the verified ones, noting how, when and by whom it was verified.
+fn mark_verified(
+    tenant: &mut Tenant,
+    domain: &str,
+    method: VerificationMethod,
+    at: OffsetDateTime,
+    by: &ChangedBy,
+) {
+    tenant.pending_domains.retain(|p| p.domain != domain);
+    tenant.secondary_domains.push(domain.to_owned());
+    tenant.domain_verifications.insert(
+        domain.to_owned(),
+        DomainVerification {
+            method,
+            at,
+            by: by.clone(),
+        },
+    );
+}
+
 /// What adding a domain did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Added {
@@ -149,16 +170,7 @@ pub async fn add_verified(
     claim_domain(store, &domain, &tenant.id).await?;
     let was_pending = tenant.pending(&domain).is_some();
     let now = clock.now();
-    tenant.pending_domains.retain(|p| p.domain != domain);
-    tenant.secondary_domains.push(domain.clone());
-    tenant.domain_verifications.insert(
-        domain.clone(),
-        DomainVerification {
-            method: VerificationMethod::Operator,
-            at: now,
-            by: by.clone(),
-        },
-    );
+    mark_verified(&mut tenant, &domain, VerificationMethod::Operator, now, by);
     tenant.updated_at = now;
     if let Err(e) = save(store, &tenant).await {
         release_domain(store, &domain, &tenant.id).await?;
@@ -239,16 +251,7 @@ pub async fn check(
     };
     let name = verification::record_name(&domain);
     let entry = if claimed {
-        tenant.pending_domains.retain(|p| p.domain != domain);
-        tenant.secondary_domains.push(domain.clone());
-        tenant.domain_verifications.insert(
-            domain.clone(),
-            DomainVerification {
-                method: VerificationMethod::DnsTxt,
-                at: now,
-                by: by.clone(),
-            },
-        );
+        mark_verified(&mut tenant, &domain, VerificationMethod::DnsTxt, now, by);
         event(
             now,
             &tenant,

@@ -281,6 +281,54 @@ fn refused(req: &HttpRequest, state: &AppState, admin: &Admin, tenant: Tenant, e
     render(req, state, admin, tenant, shown)
 }
 
+/// The buttons next to a domain. Each changes where the organisation's people sign in, so
+/// each needs a recent sign-in.
+enum DomainAction {
+    Check,
+    Remove,
+    MakePrimary,
+}
+
+/// Runs `action` on the domain in the path, then back to the page with its notice, or the
+/// page again with the refusal.
+async fn act_on_domain(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Admin,
+    form: &CsrfForm,
+    path: web::Path<(String, String)>,
+    action: DomainAction,
+) -> Page {
+    check_csrf(req, &form.csrf_token)?;
+    let (tenant_id, domain) = path.into_inner();
+    let tenant = managed_tenant(state, admin, &tenant_id).await?;
+    require_recent(state, admin, &back(&tenant.id))?;
+    let (store, clock, by) = (&*state.store, &*state.clock, admin.changed_by());
+    // The query the page is shown with afterwards: a notice, or why nothing changed.
+    let query = match action {
+        DomainAction::Check => {
+            ownership::check(store, clock, &*state.dns, &tenant.id, &domain, &by)
+                .await
+                .map(|(_, check)| match check.outcome.is_verified() {
+                    true => "notice=verified",
+                    false => "error=check_failed",
+                })
+        }
+        DomainAction::Remove => ownership::remove(store, clock, &tenant.id, &domain, &by)
+            .await
+            .map(|_| "notice=removed"),
+        DomainAction::MakePrimary => {
+            ownership::make_primary(store, clock, &tenant.id, &domain, &by)
+                .await
+                .map(|_| "notice=primary")
+        }
+    };
+    match query {
+        Ok(query) => Ok(see_other(&format!("{}?{query}", back(&tenant.id)))),
+        Err(e) => refused(req, state, admin, tenant, e),
+    }
+}
+
 async fn post_check(
     req: HttpRequest,
     admin: Admin,
@@ -288,29 +336,7 @@ async fn post_check(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let (tenant_id, domain) = path.into_inner();
-    let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    require_recent(&state, &admin, &back(&tenant.id))?;
-    let result = ownership::check(
-        &*state.store,
-        &*state.clock,
-        &*state.dns,
-        &tenant.id,
-        &domain,
-        &admin.changed_by(),
-    )
-    .await;
-    match result {
-        Ok((_, check)) if check.outcome.is_verified() => {
-            Ok(see_other(&format!("{}?notice=verified", back(&tenant.id))))
-        }
-        Ok(_) => Ok(see_other(&format!(
-            "{}?error=check_failed",
-            back(&tenant.id)
-        ))),
-        Err(e) => refused(&req, &state, &admin, tenant, e),
-    }
+    act_on_domain(&req, &state, &admin, &form, path, DomainAction::Check).await
 }
 
 async fn post_remove(
@@ -320,22 +346,7 @@ async fn post_remove(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let (tenant_id, domain) = path.into_inner();
-    let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    require_recent(&state, &admin, &back(&tenant.id))?;
-    match ownership::remove(
-        &*state.store,
-        &*state.clock,
-        &tenant.id,
-        &domain,
-        &admin.changed_by(),
-    )
-    .await
-    {
-        Ok(_) => Ok(see_other(&format!("{}?notice=removed", back(&tenant.id)))),
-        Err(e) => refused(&req, &state, &admin, tenant, e),
-    }
+    act_on_domain(&req, &state, &admin, &form, path, DomainAction::Remove).await
 }
 
 async fn post_primary(
@@ -345,20 +356,5 @@ async fn post_primary(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let (tenant_id, domain) = path.into_inner();
-    let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    require_recent(&state, &admin, &back(&tenant.id))?;
-    match ownership::make_primary(
-        &*state.store,
-        &*state.clock,
-        &tenant.id,
-        &domain,
-        &admin.changed_by(),
-    )
-    .await
-    {
-        Ok(_) => Ok(see_other(&format!("{}?notice=primary", back(&tenant.id)))),
-        Err(e) => refused(&req, &state, &admin, tenant, e),
-    }
+    act_on_domain(&req, &state, &admin, &form, path, DomainAction::MakePrimary).await
 }

@@ -21,10 +21,11 @@ use serde::Deserialize;
 
 use super::{Actor, ConsoleUser};
 use crate::error::Error;
+use crate::oidc::connection as oidc_connection;
 use crate::saml::cert::IdpCertificate;
-use crate::saml::connection::SamlConnection;
+use crate::saml::connection::{self as saml_connection, SamlConnection};
 use crate::saml::metadata_refresh;
-use crate::sso_test::Protocol;
+use crate::sso_test::{self, Protocol, Via};
 use crate::state::AppState;
 use crate::tenant::repo as tenants;
 use crate::tenant::Tenant;
@@ -244,6 +245,48 @@ pub(crate) struct RemoveForm {
     pub(crate) confirm: Option<String>,
 }
 
+/// The console page of the tenant's connection of `protocol`.
+fn connection_page(tenant_id: &str, protocol: Protocol) -> String {
+    match protocol {
+        Protocol::Saml => format!("/admin/tenants/{tenant_id}/saml"),
+        Protocol::Oidc => format!("/admin/tenants/{tenant_id}/oidc"),
+    }
+}
+
+/// "Test sign-in" on the SAML and OIDC pages: records a test as started and sends the
+/// browser into the real flow marked as a test, so that its end (the ACS or the OIDC
+/// callback) shows a report instead of signing anyone in. Both pages' CSP lets their form
+/// go on to the IdP. Without a connection of that protocol, back to its page.
+pub(crate) async fn start_test(
+    req: &HttpRequest,
+    state: &AppState,
+    admin: &Actor,
+    tenant_id: &str,
+    form: &CsrfForm,
+    protocol: Protocol,
+) -> Page {
+    check_csrf(req, &form.csrf_token)?;
+    let tenant = managed_tenant(state, admin, tenant_id).await?;
+    let store = &*state.store;
+    let configured = match protocol {
+        Protocol::Saml => saml_connection::get(store, &tenant.id).await?.is_some(),
+        Protocol::Oidc => oidc_connection::get(store, &tenant.id).await?.is_some(),
+    };
+    if !configured {
+        return Ok(see_other(&connection_page(&tenant.id, protocol)));
+    }
+    let mark = sso_test::begin(
+        store,
+        state.clock.now(),
+        &tenant.id,
+        protocol,
+        &admin.test_runner(),
+        Via::Console,
+    )
+    .await?;
+    sso_test::routes::start_flow(req, state, &tenant, mark).await
+}
+
 /// "Remove this connection" on the SAML and OIDC pages: a tenant has one SSO connection,
 /// so switching protocols starts here. Needs a recent sign-in and the confirmation box;
 /// refused while SSO-only is on (nobody could sign in afterwards).
@@ -257,26 +300,19 @@ pub(crate) async fn remove_connection(
 ) -> Page {
     check_csrf(req, &form.csrf_token)?;
     let tenant = managed_tenant(state, admin, tenant_id).await?;
-    let page = match protocol {
-        Protocol::Saml => format!("/admin/tenants/{}/saml", tenant.id),
-        Protocol::Oidc => format!("/admin/tenants/{}/oidc", tenant.id),
-    };
+    let page = connection_page(&tenant.id, protocol);
     require_recent(state, admin, &page)?;
     if form.confirm.is_none() {
         return Ok(see_other(&format!("{page}?error=confirm_remove")));
     }
-    if crate::sso_test::check_removable(&tenant).is_err() {
+    if sso_test::check_removable(&tenant).is_err() {
         return Ok(see_other(&format!("{page}?error=remove_sso_only")));
     }
     let by = admin.changed_by();
     let store = &*state.store;
     let removed = match protocol {
-        Protocol::Saml => {
-            crate::saml::connection::delete(store, &*state.clock, &tenant.id, &by).await?
-        }
-        Protocol::Oidc => {
-            crate::oidc::connection::delete(store, &*state.clock, &tenant.id, &by).await?
-        }
+        Protocol::Saml => saml_connection::delete(store, &*state.clock, &tenant.id, &by).await?,
+        Protocol::Oidc => oidc_connection::delete(store, &*state.clock, &tenant.id, &by).await?,
     };
     tracing::info!(tenant = %tenant.id, by = %admin.display_name(), removed, protocol = protocol.label(), "SSO connection removed in the console");
     Ok(see_other(&format!("{page}?notice=removed")))

@@ -12,13 +12,13 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{
-    datetime, form_error, managed_tenant, notice_text, remove_connection, require_recent, CsrfForm,
-    NoticeQuery, Page, RemoveForm,
+    datetime, form_error, managed_tenant, notice_text, remove_connection, require_recent,
+    start_test, CsrfForm, NoticeQuery, Page, RemoveForm,
 };
 use crate::console::{Actor, ConsoleUser, Nav};
 use crate::error::Error;
 use crate::oidc::connection::{self, ClaimMap, OidcConnection, OidcConnectionInput, Preset};
-use crate::sso_test::{self, Protocol, Via};
+use crate::sso_test::{self, Protocol};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::web::page::{check_csrf, see_other, with_forms};
@@ -371,21 +371,7 @@ async fn post_oidc_test(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let tenant = managed_tenant(&state, &admin, &path).await?;
-    if connection::get(&*state.store, &tenant.id).await?.is_none() {
-        return Ok(see_other(&format!("/admin/tenants/{}/oidc", tenant.id)));
-    }
-    let mark = sso_test::begin(
-        &*state.store,
-        state.clock.now(),
-        &tenant.id,
-        Protocol::Oidc,
-        &admin.test_runner(),
-        Via::Console,
-    )
-    .await?;
-    sso_test::routes::start_flow(&req, &state, &tenant, mark).await
+    start_test(&req, &state, &admin, &path, &form, Protocol::Oidc).await
 }
 
 async fn post_oidc_remove(

@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{
     cert_views, form_error, managed_tenant, notice_text, refresh_view, remove_connection,
-    require_recent, CertView, CsrfForm, NoticeQuery, Page, RefreshView, RemoveForm,
+    require_recent, start_test, CertView, CsrfForm, NoticeQuery, Page, RefreshView, RemoveForm,
 };
 use crate::console::{Actor, ConsoleUser, Nav};
 use crate::error::Error;
@@ -16,7 +16,7 @@ use crate::oidc::connection as oidc_connection;
 use crate::saml::connection::{self, Provider, SamlConnection, SamlConnectionInput};
 use crate::saml::metadata_refresh::{self, Outcome};
 use crate::saml::{sp, sp_key};
-use crate::sso_test::{self, Protocol, Via};
+use crate::sso_test::Protocol;
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::web::page::{check_csrf, see_other, with_forms};
@@ -332,22 +332,7 @@ async fn post_saml_test(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let tenant = managed_tenant(&state, &admin, &path).await?;
-    if connection::get(&*state.store, &tenant.id).await?.is_none() {
-        return Ok(see_other(&format!("/admin/tenants/{}/saml", tenant.id)));
-    }
-    let mark = sso_test::begin(
-        &*state.store,
-        state.clock.now(),
-        &tenant.id,
-        Protocol::Saml,
-        &admin.test_runner(),
-        Via::Console,
-    )
-    .await?;
-    // The browser goes on to the IdP; the SAML page's CSP allows that (see render_saml).
-    sso_test::routes::start_flow(&req, &state, &tenant, mark).await
+    start_test(&req, &state, &admin, &path, &form, Protocol::Saml).await
 }
 
 /// Removes the SAML connection (so the tenant can switch to OIDC, or stop SSO).

@@ -11,7 +11,7 @@ use crate::console::{Actor, Nav};
 use crate::oidc::diagnose as oidc_report;
 use crate::saml::connection as saml_connection;
 use crate::saml::diagnose::{self as saml_report, IdentitySummary};
-use crate::sso_test::{self, Report};
+use crate::sso_test::{self, Report, TestRecord};
 use crate::state::AppState;
 use crate::tenant::Tenant;
 use crate::web::error::PageError;
@@ -57,6 +57,36 @@ fn clock(d: Option<i64>) -> String {
     d.map_or_else(|| "unknown".into(), |d| format!("{d:+} s"))
 }
 
+/// What both protocols' report pages open with (`console/_test_verdict.html`): when the
+/// test ran, whether a real sign-in would complete, and each check.
+struct Verdict {
+    at: String,
+    passed: bool,
+    outcome: String,
+    refusal: Option<String>,
+    checks: Vec<CheckView>,
+    clock_difference: String,
+}
+
+impl Verdict {
+    fn new(
+        record: &TestRecord,
+        passed: bool,
+        refusal: &Option<String>,
+        checks: Vec<CheckView>,
+        clock_difference_secs: Option<i64>,
+    ) -> Self {
+        Self {
+            at: datetime(record.finished_at.unwrap_or(record.started_at)),
+            passed,
+            outcome: record.outcome.clone(),
+            refusal: refusal.clone(),
+            checks,
+            clock_difference: clock(clock_difference_secs),
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "console/test_report.html")]
 struct SamlReportPage {
@@ -64,12 +94,7 @@ struct SamlReportPage {
     is_operator: bool,
     guest: bool,
     tenant: Tenant,
-    at: String,
-    passed: bool,
-    outcome: String,
-    refusal: Option<String>,
-    checks: Vec<CheckView>,
-    clock_difference: String,
+    verdict: Verdict,
     signing_certificate: String,
     /// Fingerprints configured when the test ran, with the certificate's expiry when it is
     /// still configured.
@@ -92,12 +117,7 @@ struct OidcReportPage {
     is_operator: bool,
     guest: bool,
     tenant: Tenant,
-    at: String,
-    passed: bool,
-    outcome: String,
-    refusal: Option<String>,
-    checks: Vec<CheckView>,
-    clock_difference: String,
+    verdict: Verdict,
     algorithm: String,
     key_id: String,
     matched_key: String,
@@ -163,7 +183,6 @@ async fn get_test(
         .await?
         .ok_or_else(PageError::not_found)?;
     let tenant = managed_tenant(&state, &admin, &record.tenant_id).await?;
-    let at = datetime(record.finished_at.unwrap_or(record.started_at));
     let (admin_email, guest, is_operator) =
         (admin.display_name(), admin.is_guest(), admin.is_operator());
     match &record.report {
@@ -177,12 +196,13 @@ async fn get_test(
                     guest,
                     is_operator,
                     tenant,
-                    at,
-                    passed: r.passed,
-                    outcome: record.outcome.clone(),
-                    refusal: r.refusal.clone(),
-                    checks: r.checks.iter().map(CheckView::from).collect(),
-                    clock_difference: clock(r.clock_difference_secs),
+                    verdict: Verdict::new(
+                        &record,
+                        r.passed,
+                        &r.refusal,
+                        r.checks.iter().map(CheckView::from).collect(),
+                        r.clock_difference_secs,
+                    ),
                     signing_certificate: r
                         .signing_certificate
                         .clone()
@@ -200,12 +220,13 @@ async fn get_test(
                 guest,
                 is_operator,
                 tenant,
-                at,
-                passed: r.passed,
-                outcome: record.outcome.clone(),
-                refusal: r.refusal.clone(),
-                checks: r.checks.iter().map(CheckView::from).collect(),
-                clock_difference: clock(r.clock_difference_secs),
+                verdict: Verdict::new(
+                    &record,
+                    r.passed,
+                    &r.refusal,
+                    r.checks.iter().map(CheckView::from).collect(),
+                    r.clock_difference_secs,
+                ),
                 algorithm: r.algorithm.clone().unwrap_or_else(|| "not received".into()),
                 key_id: r.key_id.clone().unwrap_or_else(|| "none".into()),
                 matched_key: r

@@ -283,21 +283,26 @@ fn not_manageable(back: &str) -> PageError {
     .with_action("Back to the users", back.to_owned())
 }
 
-/// The person in the path, if this admin may change them.
+/// The tenant and the person in the path of a form that changes one person: the CSRF
+/// token checked, the tenant one this admin manages, the person one they may change.
 async fn manageable_person(
+    req: &HttpRequest,
     state: &AppState,
     admin: &Admin,
-    tenant: &Tenant,
-    user_id: &str,
-) -> Result<User, PageError> {
-    let person = users::require_in_tenant(&*state.store, &tenant.id, user_id).await?;
+    csrf_token: &str,
+    path: web::Path<(String, String)>,
+) -> Result<(Tenant, User), PageError> {
+    check_csrf(req, csrf_token)?;
+    let (tenant_id, user_id) = path.into_inner();
+    let tenant = managed_tenant(state, admin, &tenant_id).await?;
+    let person = users::require_in_tenant(&*state.store, &tenant.id, &user_id).await?;
     if !admin.may_administer(&person) {
         return Err(not_manageable(&format!(
             "/admin/tenants/{}/users",
             tenant.id
         )));
     }
-    Ok(person)
+    Ok((tenant, person))
 }
 
 #[derive(Deserialize)]
@@ -313,10 +318,7 @@ async fn post_user_status(
     form: web::Form<StatusForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let (tenant_id, user_id) = path.into_inner();
-    let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    let person = manageable_person(&state, &admin, &tenant, &user_id).await?;
+    let (tenant, person) = manageable_person(&req, &state, &admin, &form.csrf_token, path).await?;
     users::administer(
         &*state.store,
         &*state.clock,
@@ -349,11 +351,8 @@ async fn post_user_role(
     form: web::Form<RoleForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let (tenant_id, user_id) = path.into_inner();
-    let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
+    let (tenant, person) = manageable_person(&req, &state, &admin, &form.csrf_token, path).await?;
     let back = format!("/admin/tenants/{}/users", tenant.id);
-    let person = manageable_person(&state, &admin, &tenant, &user_id).await?;
     let role = match Role::parse(&form.role) {
         Some(role) if admin.may_grant(role) => role,
         _ => return Err(role_not_grantable(&back)),
@@ -388,10 +387,7 @@ async fn post_revoke_sessions(
     form: web::Form<CsrfForm>,
     state: web::Data<AppState>,
 ) -> Page {
-    check_csrf(&req, &form.csrf_token)?;
-    let (tenant_id, user_id) = path.into_inner();
-    let tenant = managed_tenant(&state, &admin, &tenant_id).await?;
-    let person = manageable_person(&state, &admin, &tenant, &user_id).await?;
+    let (tenant, person) = manageable_person(&req, &state, &admin, &form.csrf_token, path).await?;
     let ended = sessions::revoke_all_for_user(&*state.store, &person.id).await?;
     tracing::info!(tenant = %tenant.id, admin = %admin.user.id, user = %person.id, ended, "sessions revoked in the console");
     Ok(see_other(&format!(
